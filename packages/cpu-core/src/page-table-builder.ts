@@ -1,0 +1,207 @@
+import { linearFromBigInt } from './linear-address.js';
+import { PagingMode } from './paging-mode.js';
+import type { PhysicalMemory } from './physical-memory.js';
+
+const TWO_32 = 4294967296;
+
+/** Page-table entry flag bits common to all x86 formats (Intel SDM vol. 3A Tables 4-4 to 4-20). */
+export const PteFlag = {
+  P: 1 << 0,
+  RW: 1 << 1,
+  US: 1 << 2,
+  PWT: 1 << 3,
+  PCD: 1 << 4,
+  A: 1 << 5,
+  D: 1 << 6,
+  PS: 1 << 7,
+  G: 1 << 8,
+} as const;
+
+/** Page sizes in bytes. */
+export const PageSize = {
+  Size4K: 0x1000,
+  Size2M: 0x20_0000,
+  Size4M: 0x40_0000,
+  Size1G: 0x4000_0000,
+} as const;
+export type PageSize = (typeof PageSize)[keyof typeof PageSize];
+
+/** How to map one page. */
+export interface MapOptions {
+  /** Page size (default 4 KiB). 4 MiB pages exist only in 32-bit paging, 2 MiB in PAE and long modes, 1 GiB in long modes. */
+  readonly size?: PageSize;
+  /** Low flag bits of the leaf (default P | RW | US). P is always set. */
+  readonly flags?: number;
+  /** XD (bit 63) in the leaf (PAE and long modes). */
+  readonly noExecute?: boolean;
+  /** Protection key of the leaf, bits 62:59 (long modes). */
+  readonly protectionKey?: number;
+  /** Low flag bits of intermediate entries created for this mapping (default P | RW | US). */
+  readonly tableFlags?: number;
+}
+
+/** Hands out zeroed, 4 KiB-aligned physical frames from a region. */
+export class FrameAllocator {
+  private next: number;
+  private readonly end: number;
+
+  /** Allocates from [start, end); both multiples of 4096. */
+  constructor(start: number, end: number) {
+    if (start % 4096 !== 0 || end % 4096 !== 0 || end <= start) {
+      throw new RangeError(`frame region [0x${start.toString(16)}, 0x${end.toString(16)}) is not 4 KiB aligned and non-empty`);
+    }
+    this.next = start;
+    this.end = end;
+  }
+
+  /** The next free frame's physical address. */
+  allocate(): number {
+    if (this.next >= this.end) throw new RangeError('frame allocator exhausted');
+    const frame = this.next;
+    this.next += 4096;
+    return frame;
+  }
+
+  /** Frames handed out so far end here. */
+  get watermark(): number {
+    return this.next;
+  }
+}
+
+/**
+ * Builds x86 paging structures in physical memory for any paging mode: allocates tables as needed
+ * and writes the entries of a mapping. For tests, examples and workloads; the walkers never use it.
+ */
+export class PageTableBuilder {
+  /** Physical address of the root table (what CR3 points to; for PAE the 32-byte PDPT). */
+  readonly root: number;
+  readonly mode: PagingMode;
+  private readonly memory: PhysicalMemory;
+  private readonly allocate: () => number;
+
+  constructor(memory: PhysicalMemory, mode: PagingMode, allocate: () => number) {
+    if (mode === PagingMode.None) throw new RangeError('no page tables exist without paging');
+    this.memory = memory;
+    this.mode = mode;
+    this.allocate = allocate;
+    this.root = allocate();
+  }
+
+  /** Number of levels of the mode (PAE counts its PDPT as level 3). */
+  get levels(): number {
+    return this.mode === PagingMode.Level5 ? 5 : this.mode === PagingMode.Level4 ? 4 : this.mode === PagingMode.Pae ? 3 : 2;
+  }
+
+  /** Bytes per entry. */
+  get entryBytes(): 4 | 8 {
+    return this.mode === PagingMode.Legacy32 ? 4 : 8;
+  }
+
+  /** Maps the page at `linear` to `physical` (both aligned to the page size). */
+  map(linear: number | bigint, physical: number, options: MapOptions = {}): void {
+    const size = options.size ?? PageSize.Size4K;
+    const leafLevel = this.leafLevel(size);
+    const lin = typeof linear === 'bigint' ? linear : BigInt(linear);
+    if (lin % BigInt(size) !== 0n || physical % size !== 0) {
+      throw new RangeError(`mapping 0x${lin.toString(16)} -> 0x${physical.toString(16)} is not aligned to its page size`);
+    }
+    const tableFlags = (options.tableFlags ?? PteFlag.P | PteFlag.RW | PteFlag.US) | PteFlag.P;
+    let table = this.root;
+    for (let level = this.levels; level > leafLevel; level--) {
+      const address = this.entryAddressIn(table, lin, level);
+      const { lo, hi } = this.read(address);
+      if ((lo & PteFlag.P) !== 0) {
+        table = (hi & 0xf_ffff) * TWO_32 + ((lo & 0xffff_f000) >>> 0);
+        continue;
+      }
+      const next = this.allocate();
+      // PAE PDPTEs have no R/W or U/S bits (they are reserved, SDM Table 4-8): only P.
+      const flags = this.mode === PagingMode.Pae && level === 3 ? PteFlag.P : tableFlags;
+      this.write(address, next, flags, 0);
+      table = next;
+    }
+    let flags = (options.flags ?? PteFlag.P | PteFlag.RW | PteFlag.US) | PteFlag.P;
+    if (leafLevel > 1) flags |= PteFlag.PS;
+    let hiFlags = 0;
+    if (options.noExecute) hiFlags |= 0x8000_0000;
+    if (options.protectionKey !== undefined) hiFlags |= (options.protectionKey & 0xf) << 27;
+    const address = this.entryAddressIn(table, lin, leafLevel);
+    if (this.mode === PagingMode.Legacy32 && size === PageSize.Size4M) {
+      // PSE-36: physical-address bits 39:32 go to PDE bits 20:13 (SDM Table 4-4).
+      const high = Math.floor(physical / TWO_32);
+      this.memory.writeWord(address, ((physical % TWO_32) + flags + high * 8192) >>> 0);
+      return;
+    }
+    this.write(address, physical, flags, hiFlags);
+  }
+
+  /**
+   * The physical address of the entry that translates `linear` at `level` (1 = PTE), following the
+   * entries already present; null when an upper entry is missing or maps a large page.
+   */
+  entryAddress(linear: number | bigint, level: number): number | null {
+    const lin = typeof linear === 'bigint' ? linear : BigInt(linear);
+    let table = this.root;
+    for (let l = this.levels; l > level; l--) {
+      const address = this.entryAddressIn(table, lin, l);
+      const { lo, hi } = this.read(address);
+      if ((lo & PteFlag.P) === 0) return null;
+      const long = this.mode === PagingMode.Level4 || this.mode === PagingMode.Level5;
+      if ((lo & PteFlag.PS) !== 0 && (l === 2 || (l === 3 && long))) return null;
+      table = this.entryBytes === 4 ? (lo & 0xffff_f000) >>> 0 : (hi & 0xf_ffff) * TWO_32 + ((lo & 0xffff_f000) >>> 0);
+    }
+    return this.entryAddressIn(table, lin, level);
+  }
+
+  private leafLevel(size: PageSize): number {
+    const mode = this.mode;
+    switch (size) {
+      case PageSize.Size4K:
+        return 1;
+      case PageSize.Size4M:
+        if (mode === PagingMode.Legacy32) return 2;
+        break;
+      case PageSize.Size2M:
+        if (mode !== PagingMode.Legacy32) return 2;
+        break;
+      case PageSize.Size1G:
+        if (mode === PagingMode.Level4 || mode === PagingMode.Level5) return 3;
+        break;
+    }
+    throw new RangeError(`page size 0x${size.toString(16)} does not exist in this paging mode`);
+  }
+
+  private entryAddressIn(table: number, linear: bigint, level: number): number {
+    if (this.mode === PagingMode.Legacy32) {
+      const lo = Number(linear & 0xffff_ffffn);
+      return table + (level === 2 ? lo >>> 22 : (lo >>> 12) & 0x3ff) * 4;
+    }
+    if (this.mode === PagingMode.Pae && level === 3) {
+      return table + Number((linear >> 30n) & 3n) * 8;
+    }
+    const { lo, hi } = linearFromBigInt(linear);
+    const index =
+      level === 1
+        ? (lo >>> 12) & 511
+        : level === 2
+          ? (lo >>> 21) & 511
+          : level === 3
+            ? ((hi & 0x7f) << 2) | (lo >>> 30)
+            : level === 4
+              ? (hi >>> 7) & 511
+              : (hi >>> 16) & 511;
+    return table + index * 8;
+  }
+
+  private read(address: number): { lo: number; hi: number } {
+    if (this.entryBytes === 4) return { lo: this.memory.readWord(address), hi: 0 };
+    return { lo: this.memory.readWord(address), hi: this.memory.readWord(address + 4) };
+  }
+
+  private write(address: number, physical: number, flags: number, hiFlags: number): void {
+    const hi = Math.floor(physical / TWO_32);
+    const lo = physical - hi * TWO_32;
+    this.memory.writeWord(address, (lo + flags) >>> 0);
+    if (this.entryBytes === 8) this.memory.writeWord(address + 4, (hi | hiFlags) >>> 0);
+  }
+}

@@ -1,0 +1,1 @@
+export { type BenchCase, type BenchRow, compareToBaseline } from './bench.js';
