@@ -32,6 +32,14 @@ export interface PageWalkerOptions {
   readonly port?: TablePort;
   /** Whether 1 GiB pages are supported (CPUID.80000001H:EDX.Page1GB; default true). */
   readonly gigabytePages?: boolean;
+  /** The stage its references are recorded as (default Guest; a nested MMU's host-format walker uses Nested). */
+  readonly stage?: Stage;
+  /**
+   * Whether 4/5-level walks check that the address is canonical (default true). A walker that
+   * translates guest-physical addresses through host-format nested tables (AMD NPT) turns it off: a
+   * guest-physical address is not a linear address, and the walk simply indexes its bits.
+   */
+  readonly canonicalCheck?: boolean;
 }
 
 /**
@@ -50,6 +58,10 @@ export class PageWalker {
   /** Whether 1 GiB pages are supported; without them PS=1 in a PDPTE is a reserved bit (SDM §4.5.4). */
   gigabytePages: boolean;
   port: TablePort;
+  /** The stage recorded in the trace. */
+  stage: Stage;
+  /** Whether 4/5-level walks raise #GP for non-canonical addresses. */
+  canonicalCheck: boolean;
 
   // The entry being examined (so helpers return a status and leave the entry here).
   private lo = 0;
@@ -64,6 +76,8 @@ export class PageWalker {
     this.state = state;
     this.port = options.port ?? identityPort;
     this.gigabytePages = options.gigabytePages ?? true;
+    this.stage = options.stage ?? Stage.Guest;
+    this.canonicalCheck = options.canonicalCheck ?? true;
   }
 
   /**
@@ -114,7 +128,7 @@ export class PageWalker {
   ): WalkStatus {
     // Canonical: bits 63:47 (63:56 with LA57) all equal (SDM vol. 1 §3.3.7.1; #GP(0), SDM §6.15).
     const top = levels === 5 ? hi >> 24 : hi >> 15;
-    if (top !== 0 && top !== -1) return this.generalProtection(out);
+    if (top !== 0 && top !== -1 && this.canonicalCheck) return this.generalProtection(out);
     const state = this.state;
     const physHiReserved = this.physHiReserved(52) | (state.nxe ? 0 : XD_HI);
     let table = pageBase(state.cr3);
@@ -333,7 +347,7 @@ export class PageWalker {
     out.entryLo[level] = this.lo;
     out.entryHi[level] = this.hi;
     out.references++;
-    this.ref = this.trace === null ? -1 : this.trace.push(Stage.Guest, level, hpa, this.lo, this.hi);
+    this.ref = this.trace === null ? -1 : this.trace.push(this.stage, level, hpa, this.lo, this.hi);
     return true;
   }
 
@@ -346,7 +360,7 @@ export class PageWalker {
     out.entryLo[level] = this.lo;
     out.entryHi[level] = 0;
     out.references++;
-    this.ref = this.trace === null ? -1 : this.trace.push(Stage.Guest, level, hpa, this.lo, 0);
+    this.ref = this.trace === null ? -1 : this.trace.push(this.stage, level, hpa, this.lo, 0);
     return true;
   }
 

@@ -1,0 +1,16 @@
+/**
+ * @hvsim/mmu-nested: MMU strategies over @hvsim/cpu-core: native (one stage) and the
+ * two-dimensional nested walk, whose second stage is a vendor plug-in (AMD NPT in
+ * @hvsim/vendor-amd, Intel EPT in @hvsim/vendor-intel).
+ */
+
+/** The MMU strategy seam. */
+export type { MmuStrategy } from './mmu-strategy.js';
+/** One-stage translation. */
+export { finishOneStage, NativeMmu } from './native-mmu.js';
+/** Two-stage translation: the vendor-neutral two-dimensional walk (AMD APM vol. 2 §15.25, Intel SDM vol. 3C §29.3). */
+export { combinePerms, NestedMmu } from './nested-mmu.js';
+/** The second-stage plug-in seam and its fault report. */
+export { NestedAccess, NestedFault, NestedFaultKind, type NestedStage } from './nested-stage.js';
+/** The outcome of a translation. */
+export { Translation, TranslateStatus } from './translation.js';

@@ -1,0 +1,144 @@
+import {
+  AccessKind,
+  type CpuState,
+  loadPdptes,
+  PageWalker,
+  PagingMode,
+  Perm,
+  type PhysicalMemory,
+  type Privilege,
+  type TablePort,
+  WalkStatus,
+  type WalkTrace,
+} from '@hvsim/cpu-core';
+import { finishOneStage } from './native-mmu.js';
+import type { MmuStrategy } from './mmu-strategy.js';
+import { NestedAccess, type NestedStage } from './nested-stage.js';
+import { type Translation, TranslateStatus } from './translation.js';
+
+/**
+ * The port that puts the second stage under the guest walker: every guest paging-structure entry
+ * address is a guest-physical address, translated before it is read (AMD APM vol. 2 §15.25.5:
+ * "before accessing a guest page table entry, the table walker first translates that entry's guest
+ * physical address into a system physical address"; Intel SDM vol. 3C §29.3.2).
+ */
+class StagePort implements TablePort {
+  references = 0;
+  why: NestedAccess = NestedAccess.GuestTable;
+  readonly stage: NestedStage;
+
+  constructor(stage: NestedStage) {
+    this.stage = stage;
+  }
+
+  locate(address: number): number {
+    const hpa = this.stage.translate(address, this.why, AccessKind.Read, 0);
+    this.references += this.stage.references;
+    return hpa;
+  }
+
+  locateForUpdate(address: number): number {
+    return this.stage.translateForUpdate(address);
+  }
+}
+
+/**
+ * Two-dimensional translation (AMD nested paging, Intel EPT): the guest walk of the guest's own
+ * tables, each of whose entry addresses goes through the second stage, then the second-stage
+ * translation of the final guest-physical address. Fault order (AMD APM vol. 2 §15.25.6): nested
+ * fault on a guest entry's address, then the guest entry's own #PF checks, level by level, then the
+ * guest permission check, then the nested translation of the final address. Guest accessed/dirty bits
+ * are set before the final nested translation, so they stay set when it faults.
+ * With 4-level tables in both stages a miss makes (4+1)(4+1)-1 = 24 memory references.
+ */
+export class NestedMmu implements MmuStrategy {
+  readonly name = 'nested';
+  readonly walker: PageWalker;
+  readonly stage: NestedStage;
+  readonly state: CpuState;
+  private readonly memory: PhysicalMemory;
+  private readonly port: StagePort;
+
+  constructor(memory: PhysicalMemory, guest: CpuState, stage: NestedStage) {
+    this.memory = memory;
+    this.state = guest;
+    this.stage = stage;
+    this.port = new StagePort(stage);
+    this.walker = new PageWalker(memory, guest, { port: this.port });
+    this.walker.pdptesOnDemand = stage.guestPdptesOnDemand;
+  }
+
+  get trace(): WalkTrace | null {
+    return this.walker.trace;
+  }
+  set trace(trace: WalkTrace | null) {
+    this.walker.trace = trace;
+    this.stage.trace = trace;
+  }
+
+  /**
+   * Loads the guest's PAE PDPTE registers through the second stage, as MOV to CR3 (or VM entry) does
+   * when the stage does not read them on demand (Intel EPT, SDM vol. 3C §29.3.2). Returns Ok,
+   * GeneralProtection (a reserved PDPTE bit) or NestedFault (`out.nestedFault` says which).
+   * Nothing to do outside PAE paging or under AMD NPT (APM vol. 2 §15.25.10).
+   */
+  loadGuestPdptes(out: Translation): TranslateStatus {
+    out.status = TranslateStatus.Ok;
+    if (this.state.mode !== PagingMode.Pae || this.stage.guestPdptesOnDemand) return out.status;
+    this.stage.begin(0, 0);
+    this.port.why = NestedAccess.PdpteLoad;
+    const status = loadPdptes(this.memory, this.state, this.port);
+    this.port.why = NestedAccess.GuestTable;
+    if (status === WalkStatus.PortFault) {
+      out.nestedFault.copyFrom(this.stage.fault);
+      out.status = TranslateStatus.NestedFault;
+    } else if (status === WalkStatus.GeneralProtection) {
+      out.errorCode = 0;
+      out.status = TranslateStatus.GeneralProtection;
+    }
+    return out.status;
+  }
+
+  translate(lo: number, hi: number, access: AccessKind, privilege: Privilege, out: Translation): TranslateStatus {
+    const stage = this.stage;
+    const guest = out.guest;
+    out.tlbHit = false;
+    this.port.references = 0;
+    stage.begin(lo, hi);
+    const status = this.walker.walk(lo, hi, access, privilege, guest);
+    if (status !== WalkStatus.Ok) {
+      out.references = guest.references + this.port.references;
+      if (status === WalkStatus.PortFault) {
+        out.nestedFault.copyFrom(stage.fault);
+        out.status = TranslateStatus.NestedFault;
+        return out.status;
+      }
+      return finishOneStage(status, out);
+    }
+    const gpa = guest.physical;
+    const hpa = stage.translate(gpa, NestedAccess.Final, access, guest.perms);
+    out.references = guest.references + this.port.references + stage.references;
+    out.guestPhysical = gpa;
+    if (hpa < 0) {
+      out.nestedFault.copyFrom(stage.fault);
+      out.status = TranslateStatus.NestedFault;
+      return out.status;
+    }
+    out.hostPhysical = hpa;
+    // The TLB entry matches the smaller of the two pages (AMD APM vol. 2 §15.25.9).
+    out.pageShift = guest.pageShift < stage.pageShift ? guest.pageShift : stage.pageShift;
+    out.perms = combinePerms(guest.perms, stage.perms);
+    out.status = TranslateStatus.Ok;
+    return out.status;
+  }
+}
+
+/**
+ * Combines guest and nested perms: writable and executable only if both stages allow it (AMD APM
+ * vol. 2 §15.25.7-8); user and global from the guest alone (§15.25.8); dirty (no walk needed for a
+ * write) only if neither stage still has a dirty bit to set.
+ */
+export function combinePerms(guest: number, nested: number): number {
+  const both = guest & nested & (Perm.Write | Perm.Execute | Perm.Dirty);
+  return both | (guest & (Perm.User | Perm.Global));
+}
