@@ -18,7 +18,8 @@ export interface ControlRegisters {
 
 function toNumber(name: string, value: number | bigint, maxBits: number): number {
   // A 32-bit register may arrive as the signed result of a bitwise OR (Cr0.PE | Cr0.PG < 0).
-  const n = typeof value === 'number' && maxBits === 32 && value < 0 && value >= -0x8000_0000 ? value >>> 0 : value;
+  const n =
+    typeof value === 'number' && maxBits === 32 && value < 0 && value >= -0x8000_0000 ? value >>> 0 : value;
   if (typeof n === 'number' && !Number.isInteger(n)) throw new RangeError(`${name} = ${n} is not an integer`);
   const v = typeof n === 'bigint' ? n : BigInt(n);
   if (v < 0n || v >= 1n << BigInt(maxBits)) {

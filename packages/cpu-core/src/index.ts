@@ -8,7 +8,21 @@ export { AccessKind, accessKindName, PfError, Privilege, privilegeOfCpl } from '
 /** Architectural state: control registers, PDPTE registers, real-mode segments and the A20 gate. */
 export { type ControlRegisters, CpuState, Segment } from './cpu-state.js';
 /** Linear addresses as 32-bit halves, converted at the edges. */
-export { formatHex, type LinearAddress, linearFromBigInt, linearToBigInt, parseHex64 } from './linear-address.js';
+export {
+  formatHex,
+  type LinearAddress,
+  linearFromBigInt,
+  linearToBigInt,
+  parseHex64,
+} from './linear-address.js';
+/** Builds x86 paging structures in memory, for tests, examples and workloads. */
+export {
+  FrameAllocator,
+  type MapOptions,
+  PageSize,
+  PageTableBuilder,
+  PteFlag,
+} from './page-table-builder.js';
 /** One-dimensional page walks for every paging mode, and the PAE PDPTE load (SDM vol. 3A §4.3-4.5). */
 export {
   createWalkResult,
@@ -39,11 +53,3 @@ export { Cr0, Cr4, Efer, Rflags } from './registers.js';
 export { identityPort, type TablePort } from './table-port.js';
 /** Walk outcomes and the record of a walk's memory references. */
 export { Perm, RefFlag, Stage, WalkResult, WalkStatus, WalkTrace } from './walk-result.js';
-/** Builds x86 paging structures in memory, for tests, examples and workloads. */
-export {
-  FrameAllocator,
-  type MapOptions,
-  PageSize,
-  PageTableBuilder,
-  PteFlag,
-} from './page-table-builder.js';

@@ -48,7 +48,9 @@ export class FrameAllocator {
   /** Allocates from [start, end); both multiples of 4096. */
   constructor(start: number, end: number) {
     if (start % 4096 !== 0 || end % 4096 !== 0 || end <= start) {
-      throw new RangeError(`frame region [0x${start.toString(16)}, 0x${end.toString(16)}) is not 4 KiB aligned and non-empty`);
+      throw new RangeError(
+        `frame region [0x${start.toString(16)}, 0x${end.toString(16)}) is not 4 KiB aligned and non-empty`,
+      );
     }
     this.next = start;
     this.end = end;
@@ -89,7 +91,13 @@ export class PageTableBuilder {
 
   /** Number of levels of the mode (PAE counts its PDPT as level 3). */
   get levels(): number {
-    return this.mode === PagingMode.Level5 ? 5 : this.mode === PagingMode.Level4 ? 4 : this.mode === PagingMode.Pae ? 3 : 2;
+    return this.mode === PagingMode.Level5
+      ? 5
+      : this.mode === PagingMode.Level4
+        ? 4
+        : this.mode === PagingMode.Pae
+          ? 3
+          : 2;
   }
 
   /** Bytes per entry. */
@@ -103,7 +111,9 @@ export class PageTableBuilder {
     const leafLevel = this.leafLevel(size);
     const lin = typeof linear === 'bigint' ? linear : BigInt(linear);
     if (lin % BigInt(size) !== 0n || physical % size !== 0) {
-      throw new RangeError(`mapping 0x${lin.toString(16)} -> 0x${physical.toString(16)} is not aligned to its page size`);
+      throw new RangeError(
+        `mapping 0x${lin.toString(16)} -> 0x${physical.toString(16)} is not aligned to its page size`,
+      );
     }
     const tableFlags = (options.tableFlags ?? PteFlag.P | PteFlag.RW | PteFlag.US) | PteFlag.P;
     let table = this.root;
@@ -148,7 +158,10 @@ export class PageTableBuilder {
       if ((lo & PteFlag.P) === 0) return null;
       const long = this.mode === PagingMode.Level4 || this.mode === PagingMode.Level5;
       if ((lo & PteFlag.PS) !== 0 && (l === 2 || (l === 3 && long))) return null;
-      table = this.entryBytes === 4 ? (lo & 0xffff_f000) >>> 0 : (hi & 0xf_ffff) * TWO_32 + ((lo & 0xffff_f000) >>> 0);
+      table =
+        this.entryBytes === 4
+          ? (lo & 0xffff_f000) >>> 0
+          : (hi & 0xf_ffff) * TWO_32 + ((lo & 0xffff_f000) >>> 0);
     }
     return this.entryAddressIn(table, lin, level);
   }

@@ -176,7 +176,12 @@ describe('4-level paging (SDM vol. 3A §4.5)', () => {
   });
 
   it('applies protection keys to user pages from PKRU (SDM §4.6.2)', () => {
-    m.state.setControlRegisters({ cr0: PG | Cr0.WP, cr3: 0x1000, cr4: Cr4.PAE | Cr4.PKE, efer: Efer.LME | Efer.NXE });
+    m.state.setControlRegisters({
+      cr0: PG | Cr0.WP,
+      cr3: 0x1000,
+      cr4: Cr4.PAE | Cr4.PKE,
+      efer: Efer.LME | Efer.NXE,
+    });
     m.memory.writeEntry(0x4000 + 0x167 * 8, 0x3456_7007, 0x12 | (5 << 27));
     m.state.pkru = 1 << (2 * 5); // AD for key 5
     expect(m.walker.walk(lo, hi, R, USER, m.out)).toBe(WalkStatus.PageFault);
@@ -191,7 +196,13 @@ describe('4-level paging (SDM vol. 3A §4.5)', () => {
   });
 
   it('SMAP denies implicit supervisor accesses to user pages even with RFLAGS.AC=1', () => {
-    m.state.setControlRegisters({ cr0: PG, cr3: 0x1000, cr4: Cr4.PAE | Cr4.SMAP, efer: Efer.LME, rflags: 0x4_0002 });
+    m.state.setControlRegisters({
+      cr0: PG,
+      cr3: 0x1000,
+      cr4: Cr4.PAE | Cr4.SMAP,
+      efer: Efer.LME,
+      rflags: 0x4_0002,
+    });
     expect(m.walker.walk(lo, hi, R, SUP, m.out)).toBe(WalkStatus.Ok);
     expect(m.walker.walk(lo, hi, R, Privilege.ImplicitSupervisor, m.out)).toBe(WalkStatus.PageFault);
     expect(m.out.errorCode).toBe(PfError.P);
@@ -432,7 +443,7 @@ describe('the table port seam', () => {
     const updates: number[] = [];
     m.walker.port = {
       locate: (a) => a,
-      locateForUpdate: (a, level) => {
+      locateForUpdate: (_a, level) => {
         updates.push(level);
         return -1;
       },

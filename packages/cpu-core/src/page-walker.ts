@@ -63,6 +63,9 @@ export class PageWalker {
   /** Whether 4/5-level walks raise #GP for non-canonical addresses. */
   canonicalCheck: boolean;
 
+  // Reserved physical-address bits of the high half: bits 51:M (4/5-level) and 62:M (PAE).
+  private readonly longHiReserved: number;
+  private readonly paeHiReserved: number;
   // The entry being examined (so helpers return a status and leave the entry here).
   private lo = 0;
   private hi = 0;
@@ -77,6 +80,8 @@ export class PageWalker {
     this.port = options.port ?? identityPort;
     this.gigabytePages = options.gigabytePages ?? true;
     this.stage = options.stage ?? Stage.Guest;
+    this.longHiReserved = this.physHiReserved(52);
+    this.paeHiReserved = this.physHiReserved(63);
     this.canonicalCheck = options.canonicalCheck ?? true;
   }
 
@@ -130,7 +135,7 @@ export class PageWalker {
     const top = levels === 5 ? hi >> 24 : hi >> 15;
     if (top !== 0 && top !== -1 && this.canonicalCheck) return this.generalProtection(out);
     const state = this.state;
-    const physHiReserved = this.physHiReserved(52) | (state.nxe ? 0 : XD_HI);
+    const physHiReserved = this.longHiReserved | (state.nxe ? 0 : XD_HI);
     let table = pageBase(state.cr3);
     let perms = ALL_PERMS;
     for (let level: number = levels; level >= 1; level--) {
@@ -153,8 +158,10 @@ export class PageWalker {
       const isLarge = (elo & PS) !== 0 && (level === 2 || level === 3);
       let reserved = ehi & physHiReserved;
       if (level >= 4) reserved |= elo & PS;
-      else if (isLarge) reserved |= level === 3 ? (this.gigabytePages ? elo & 0x3fff_e000 : PS) : elo & 0x001f_e000;
-      if (reserved !== 0) return this.pageFault(PfError.P | PfError.RSVD, level, lo, hi, access, privilege, out);
+      else if (isLarge)
+        reserved |= level === 3 ? (this.gigabytePages ? elo & 0x3fff_e000 : PS) : elo & 0x001f_e000;
+      if (reserved !== 0)
+        return this.pageFault(PfError.P | PfError.RSVD, level, lo, hi, access, privilege, out);
       if ((elo & RW) === 0) perms &= ~Perm.Write;
       if ((elo & US) === 0) perms &= ~Perm.User;
       if (state.nxe && (ehi & XD_HI) !== 0) perms &= ~Perm.Execute;
@@ -168,7 +175,7 @@ export class PageWalker {
         if (!this.setLeafFlags(entryAddress, level, access, out)) return this.portFault(level, out);
         const shift = level === 1 ? 12 : level === 2 ? 21 : 30;
         const frameLoMask = level === 1 ? 0xffff_f000 : level === 2 ? 0xffe0_0000 : 0xc000_0000;
-        const offset = level === 3 ? (lo & 0x3fff_ffff) : level === 2 ? lo & 0x1f_ffff : lo & 0xfff;
+        const offset = level === 3 ? lo & 0x3fff_ffff : level === 2 ? lo & 0x1f_ffff : lo & 0xfff;
         out.physical = (this.hi & 0xf_ffff) * TWO_32 + ((this.lo & frameLoMask) >>> 0) + offset;
         return this.ok(shift, perms, level, out);
       }
@@ -210,7 +217,7 @@ export class PageWalker {
     // PAE PDPTEs carry no permissions and no accessed bit (SDM Table 4-8; spec/scenario.md).
     let perms = ALL_PERMS;
     out.levelPerms[3] = perms;
-    const physHiReserved = this.physHiReserved(63) | (state.nxe ? 0 : XD_HI);
+    const physHiReserved = this.paeHiReserved | (state.nxe ? 0 : XD_HI);
     let table = (phi & 0xf_ffff) * TWO_32 + ((plo & 0xffff_f000) >>> 0);
     for (let level = 2; level >= 1; level--) {
       const index = level === 2 ? (lo >>> 21) & 511 : (lo >>> 12) & 511;
@@ -222,7 +229,8 @@ export class PageWalker {
       if ((elo & P) === 0) return this.pageFault(0, level, lo, 0, access, privilege, out);
       const isLarge = level === 2 && (elo & PS) !== 0;
       const reserved = (ehi & physHiReserved) | (isLarge ? elo & 0x001f_e000 : 0);
-      if (reserved !== 0) return this.pageFault(PfError.P | PfError.RSVD, level, lo, 0, access, privilege, out);
+      if (reserved !== 0)
+        return this.pageFault(PfError.P | PfError.RSVD, level, lo, 0, access, privilege, out);
       if ((elo & RW) === 0) perms &= ~Perm.Write;
       if ((elo & US) === 0) perms &= ~Perm.User;
       if (state.nxe && (ehi & XD_HI) !== 0) perms &= ~Perm.Execute;
@@ -342,8 +350,8 @@ export class PageWalker {
     const hpa = this.port.locate(address, level);
     if (hpa < 0) return false;
     const memory = this.memory;
-    this.lo = memory.readWord(hpa);
-    this.hi = memory.readWord(hpa + 4);
+    this.lo = memory.readPair(hpa);
+    this.hi = memory.pairHi;
     out.entryLo[level] = this.lo;
     out.entryHi[level] = this.hi;
     out.references++;
@@ -449,7 +457,7 @@ export class PageWalker {
     const m = this.memory.maxPhysicalAddressBits;
     const width = topBit - 32; // bits (topBit-1):32 of the entry
     const all = width >= 32 ? 0xffff_ffff : (1 << width) - 1;
-    return (all & ~((1 << (m - 32)) - 1 >>> 0)) >>> 0;
+    return (all & ~(((1 << (m - 32)) - 1) >>> 0)) >>> 0;
   }
 }
 
@@ -479,7 +487,11 @@ export function pdpteReserved(lo: number, hi: number, maxPhysicalAddressBits: nu
  * `port` (under EPT the load is a guest-physical read, SDM vol. 3C §29.3.2).
  * Returns Ok, GeneralProtection, or PortFault (the port holds the fault).
  */
-export function loadPdptes(memory: PhysicalMemory, state: CpuState, port: TablePort = identityPort): WalkStatus {
+export function loadPdptes(
+  memory: PhysicalMemory,
+  state: CpuState,
+  port: TablePort = identityPort,
+): WalkStatus {
   const base = pdptBase(state.cr3);
   const lo = [0, 0, 0, 0];
   const hi = [0, 0, 0, 0];

@@ -197,7 +197,10 @@ function runMatrix(mode: PagingMode): { cases: number; faults: number } {
               } else if (allowed) {
                 expected = { status: WalkStatus.Ok, physical: 0x80000 };
               } else {
-                expected = { status: WalkStatus.PageFault, errorCode: sdmErrorCode(c, mode !== PagingMode.Legacy32) };
+                expected = {
+                  status: WalkStatus.PageFault,
+                  errorCode: sdmErrorCode(c, mode !== PagingMode.Legacy32),
+                };
               }
               const actual =
                 status === WalkStatus.Ok

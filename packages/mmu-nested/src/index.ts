@@ -13,4 +13,4 @@ export { combinePerms, NestedMmu } from './nested-mmu.js';
 /** The second-stage plug-in seam and its fault report. */
 export { NestedAccess, NestedFault, NestedFaultKind, type NestedStage } from './nested-stage.js';
 /** The outcome of a translation. */
-export { Translation, TranslateStatus } from './translation.js';
+export { TranslateStatus, Translation } from './translation.js';

@@ -1,5 +1,5 @@
 import type { AccessKind, Privilege, WalkTrace } from '@hvsim/cpu-core';
-import type { Translation, TranslateStatus } from './translation.js';
+import type { TranslateStatus, Translation } from './translation.js';
 
 /**
  * The MMU strategy seam: translate a linear address for an access into a host-physical address or a
@@ -15,5 +15,11 @@ export interface MmuStrategy {
    * Translates the linear address (lo, hi halves) for an access made with `privilege`, writing the
    * outcome into `out` (caller-owned, reused). Returns the status, also left in `out.status`.
    */
-  translate(lo: number, hi: number, access: AccessKind, privilege: Privilege, out: Translation): TranslateStatus;
+  translate(
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: Translation,
+  ): TranslateStatus;
 }

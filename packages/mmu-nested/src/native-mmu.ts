@@ -9,7 +9,7 @@ import {
   type WalkTrace,
 } from '@hvsim/cpu-core';
 import type { MmuStrategy } from './mmu-strategy.js';
-import { type Translation, TranslateStatus } from './translation.js';
+import { TranslateStatus, type Translation } from './translation.js';
 
 /** One-stage translation: the CPU's own page walk (what a host, or a guest without virtualization, does). */
 export class NativeMmu implements MmuStrategy {
@@ -27,7 +27,13 @@ export class NativeMmu implements MmuStrategy {
     this.walker.trace = trace;
   }
 
-  translate(lo: number, hi: number, access: AccessKind, privilege: Privilege, out: Translation): TranslateStatus {
+  translate(
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: Translation,
+  ): TranslateStatus {
     const guest = out.guest;
     out.tlbHit = false;
     const status = this.walker.walk(lo, hi, access, privilege, guest);

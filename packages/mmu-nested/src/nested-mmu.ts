@@ -11,10 +11,10 @@ import {
   WalkStatus,
   type WalkTrace,
 } from '@hvsim/cpu-core';
-import { finishOneStage } from './native-mmu.js';
 import type { MmuStrategy } from './mmu-strategy.js';
+import { finishOneStage } from './native-mmu.js';
 import { NestedAccess, type NestedStage } from './nested-stage.js';
-import { type Translation, TranslateStatus } from './translation.js';
+import { TranslateStatus, type Translation } from './translation.js';
 
 /**
  * The port that puts the second stage under the guest walker: every guest paging-structure entry
@@ -99,7 +99,13 @@ export class NestedMmu implements MmuStrategy {
     return out.status;
   }
 
-  translate(lo: number, hi: number, access: AccessKind, privilege: Privilege, out: Translation): TranslateStatus {
+  translate(
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: Translation,
+  ): TranslateStatus {
     const stage = this.stage;
     const guest = out.guest;
     out.tlbHit = false;
@@ -126,7 +132,7 @@ export class NestedMmu implements MmuStrategy {
     }
     out.hostPhysical = hpa;
     // The TLB entry matches the smaller of the two pages (AMD APM vol. 2 §15.25.9).
-    out.pageShift = guest.pageShift < stage.pageShift ? guest.pageShift : stage.pageShift;
+    out.pageShift = Math.min(guest.pageShift, stage.pageShift);
     out.perms = combinePerms(guest.perms, stage.perms);
     out.status = TranslateStatus.Ok;
     return out.status;

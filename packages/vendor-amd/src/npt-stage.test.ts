@@ -5,7 +5,6 @@ import {
   Cr4,
   Efer,
   FrameAllocator,
-  PageSize,
   PageTableBuilder,
   PagingMode,
   PhysicalMemory,
@@ -13,7 +12,7 @@ import {
   PteFlag,
   WalkTrace,
 } from '@hvsim/cpu-core';
-import { NestedFaultKind, NestedMmu, Translation, TranslateStatus } from '@hvsim/mmu-nested';
+import { NestedFaultKind, NestedMmu, TranslateStatus, Translation } from '@hvsim/mmu-nested';
 import { describe, expect, it } from 'vitest';
 import { NptStage } from './npt-stage.js';
 
@@ -43,7 +42,9 @@ interface Setup {
  * A 4-level guest over 4-level NPT, as kvm-unit-tests builds it: the nested tables map guest-physical
  * memory 1:1 with user, writable pages, so guest tables sit at host-physical = guest-physical.
  */
-function setUp(options: { hostEfer?: number; hostCr4?: number; guestEfer?: number; guestCr4?: number } = {}): Setup {
+function setUp(
+  options: { hostEfer?: number; hostCr4?: number; guestEfer?: number; guestCr4?: number } = {},
+): Setup {
   const memory = new PhysicalMemory();
   const hostFrames = new FrameAllocator(0x1000_0000, 0x1100_0000);
   const npt = new PageTableBuilder(memory, PagingMode.Level4, () => hostFrames.allocate());
@@ -51,7 +52,8 @@ function setUp(options: { hostEfer?: number; hostCr4?: number; guestEfer?: numbe
   const gpt = new PageTableBuilder(memory, PagingMode.Level4, () => guestFrames.allocate());
   gpt.map(LINEAR_DATA, DATA);
   gpt.map(LINEAR_CODE, CODE);
-  for (let gpa = GUEST_TABLES; gpa < guestFrames.watermark; gpa += 0x1000) npt.map(gpa, gpa, { flags: USER_RW });
+  for (let gpa = GUEST_TABLES; gpa < guestFrames.watermark; gpa += 0x1000)
+    npt.map(gpa, gpa, { flags: USER_RW });
   npt.map(DATA, DATA, { flags: USER_RW });
   npt.map(CODE, CODE, { flags: USER_RW });
   const guest = new CpuState();
@@ -112,7 +114,9 @@ describe('#VMEXIT(NPF) golden values (kvm-unit-tests svm_npt)', () => {
     s.mmu.translate(LINEAR_DATA, 0, AccessKind.Write, Privilege.Supervisor, s.out);
     expect(exitInfo1(s.out)).toBe(0x1_0000_0007n);
     // Reads of the same page are fine.
-    expect(s.mmu.translate(LINEAR_DATA, 0, AccessKind.Read, Privilege.Supervisor, s.out)).toBe(TranslateStatus.Ok);
+    expect(s.mmu.translate(LINEAR_DATA, 0, AccessKind.Read, Privilege.Supervisor, s.out)).toBe(
+      TranslateStatus.Ok,
+    );
   });
 
   it('npt_rw_pfwalk: a guest CR3 page read-only in the nested tables gives 0x2_0000_0007 for any access, EXITINFO2 = gCR3', () => {
@@ -175,7 +179,9 @@ describe('#VMEXIT(NPF) golden values (kvm-unit-tests svm_npt)', () => {
 describe('NPT walk rules (AMD APM vol. 2 §15.25.5)', () => {
   it('sets A and D in the nested leaves that map guest table pages, and A only for a data read', () => {
     const s = setUp();
-    expect(s.mmu.translate(LINEAR_DATA, 0, AccessKind.Read, Privilege.Supervisor, s.out)).toBe(TranslateStatus.Ok);
+    expect(s.mmu.translate(LINEAR_DATA, 0, AccessKind.Read, Privilege.Supervisor, s.out)).toBe(
+      TranslateStatus.Ok,
+    );
     expect(s.out.hostPhysical).toBe(DATA);
     const tableLeaf = s.npt.entryAddress(s.gpt.root, 1)!;
     expect(s.memory.readWord(tableLeaf) & 0x60).toBe(0x60);
@@ -209,7 +215,9 @@ describe('NPT walk rules (AMD APM vol. 2 §15.25.5)', () => {
     setNestedLeaf(s, DATA, 0);
     const guestLeaf = s.gpt.entryAddress(LINEAR_DATA, 1)!;
     s.memory.writeEntry(guestLeaf, DATA | PteFlag.P | PteFlag.RW, 0); // guest supervisor page
-    expect(s.mmu.translate(LINEAR_DATA, 0, AccessKind.Read, Privilege.User, s.out)).toBe(TranslateStatus.PageFault);
+    expect(s.mmu.translate(LINEAR_DATA, 0, AccessKind.Read, Privilege.User, s.out)).toBe(
+      TranslateStatus.PageFault,
+    );
     expect(s.out.errorCode).toBe(0x5);
   });
 

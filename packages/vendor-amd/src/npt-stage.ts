@@ -88,7 +88,9 @@ export class NptStage implements NestedStage {
     state.setControlRegisters({ cr0: host.cr0, cr3: options.nestedCr3, cr4, efer: host.efer });
     if ((state.cr0 & Cr0.PG) === 0) {
       // VMRUN with NP_ENABLE=1 and host CR0.PG=0 is VMEXIT_INVALID (APM vol. 2 §15.25.3).
-      throw new RangeError('nested paging needs host paging: host CR0.PG is 0 (VMRUN would fail with VMEXIT_INVALID)');
+      throw new RangeError(
+        'nested paging needs host paging: host CR0.PG is 0 (VMRUN would fail with VMEXIT_INVALID)',
+      );
     }
     const problem = controlRegisterProblem(state.cr0, state.cr4, state.efer, false);
     if (problem !== null) throw new RangeError(`host paging state: ${problem}`);

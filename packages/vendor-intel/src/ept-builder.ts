@@ -51,7 +51,9 @@ export class EptBuilder {
   map(gpa: number, hpa: number, options: EptMapOptions = {}): void {
     const size = options.size ?? 0x1000;
     if (gpa % size !== 0 || hpa % size !== 0) {
-      throw new RangeError(`EPT mapping 0x${gpa.toString(16)} -> 0x${hpa.toString(16)} is not aligned to its page size`);
+      throw new RangeError(
+        `EPT mapping 0x${gpa.toString(16)} -> 0x${hpa.toString(16)} is not aligned to its page size`,
+      );
     }
     const leafLevel = size === 0x1000 ? 1 : size === 0x20_0000 ? 2 : 3;
     let table = this.root;
@@ -89,7 +91,7 @@ export class EptBuilder {
 
   private write(address: number, physical: number, flags: number): void {
     const hi = Math.floor(physical / TWO_32);
-    this.memory.writeWord(address, ((physical - hi * TWO_32) + flags) >>> 0);
+    this.memory.writeWord(address, (physical - hi * TWO_32 + flags) >>> 0);
     this.memory.writeWord(address + 4, hi >>> 0);
   }
 }

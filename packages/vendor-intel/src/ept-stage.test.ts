@@ -12,10 +12,10 @@ import {
   PteFlag,
   WalkTrace,
 } from '@hvsim/cpu-core';
-import { NestedFaultKind, NestedMmu, Translation, TranslateStatus } from '@hvsim/mmu-nested';
+import { NestedFaultKind, NestedMmu, TranslateStatus, Translation } from '@hvsim/mmu-nested';
 import { describe, expect, it } from 'vitest';
 import { EptBuilder, EptFlag } from './ept-builder.js';
-import { decodeEptp, EptQualification as Q, type EptCapabilities, EptStage } from './ept-stage.js';
+import { decodeEptp, type EptCapabilities, EptStage, EptQualification as Q } from './ept-stage.js';
 
 /*
  * Golden values: the exit qualifications kvm-unit-tests x86/vmx_tests.c (ept_access_test_*) expects
@@ -45,7 +45,9 @@ interface Setup {
 }
 
 /** A 4-level guest over 4-level EPT mapping guest-physical memory 1:1, as kvm-unit-tests does. */
-function setUp(options: { accessedDirty?: boolean; capabilities?: EptCapabilities; guestMode?: PagingMode } = {}): Setup {
+function setUp(
+  options: { accessedDirty?: boolean; capabilities?: EptCapabilities; guestMode?: PagingMode } = {},
+): Setup {
   const memory = new PhysicalMemory();
   const hostFrames = new FrameAllocator(0x1000_0000, 0x1100_0000);
   const ept = new EptBuilder(memory, () => hostFrames.allocate());
@@ -183,7 +185,11 @@ describe('EPT violations: golden qualifications (kvm-unit-tests ept_access)', ()
     const page = guestPtePage(s);
     for (let level = 4; level >= 2; level--) {
       const lo = s.memory.readWord(s.ept.entryAddress(page, level)!);
-      expect({ level, a: lo & EptFlag.ACCESSED, d: lo & EptFlag.DIRTY }).toEqual({ level, a: EptFlag.ACCESSED, d: 0 });
+      expect({ level, a: lo & EptFlag.ACCESSED, d: lo & EptFlag.DIRTY }).toEqual({
+        level,
+        a: EptFlag.ACCESSED,
+        d: 0,
+      });
     }
     expect(s.memory.readWord(s.ept.entryAddress(page, 1)!) & 0x300).toBe(0x300);
     expect(s.memory.readWord(s.ept.entryAddress(DATA, 1)!) & 0x300).toBe(0x100);

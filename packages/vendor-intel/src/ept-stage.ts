@@ -84,13 +84,15 @@ export function decodeEptp(
   capabilities: EptCapabilities = {},
 ): EptPointer | string {
   const memoryType = Number(eptp & 7n);
-  if (memoryType !== 0 && memoryType !== 6) return `EPT memory type ${memoryType} is neither UC (0) nor WB (6)`;
+  if (memoryType !== 0 && memoryType !== 6)
+    return `EPT memory type ${memoryType} is neither UC (0) nor WB (6)`;
   const walkLength = Number((eptp >> 3n) & 7n) + 1;
   if (walkLength !== 4 && !(walkLength === 5 && (capabilities.fiveLevel ?? true))) {
     return `EPT page-walk length ${walkLength} is not supported (bits 5:3 must be 3 for 4 levels${(capabilities.fiveLevel ?? true) ? ' or 4 for 5 levels' : ''})`;
   }
   const accessedDirty = (eptp & 0x40n) !== 0n;
-  if (accessedDirty && !(capabilities.accessedDirty ?? true)) return 'EPTP bit 6 enables accessed/dirty flags, which the CPU does not support';
+  if (accessedDirty && !(capabilities.accessedDirty ?? true))
+    return 'EPTP bit 6 enables accessed/dirty flags, which the CPU does not support';
   if ((eptp & 0x80n) !== 0n) return 'EPTP bit 7 (supervisor shadow-stack control) is not supported';
   if ((eptp & 0xf00n) !== 0n) return 'EPTP bits 11:8 are reserved';
   if (eptp >> BigInt(maxPhysicalAddressBits) !== 0n) {
@@ -201,8 +203,8 @@ export class EptStage implements NestedStage {
                 ? (hi >>> 7) & 511
                 : (hi >>> 16) & 511;
       const address = table + index * 8;
-      const elo = memory.readWord(address);
-      const ehi = memory.readWord(address + 4);
+      const elo = memory.readPair(address);
+      const ehi = memory.pairHi;
       references++;
       const ref = trace === null ? -1 : trace.push(Stage.Nested, level, address, elo, ehi);
       const present = (elo & 7) !== 0 || (this.modeBasedExecute && (elo & USER_X) !== 0);

@@ -3,6 +3,8 @@
  * (Intel SDM vol. 3C §29.3).
  */
 
+/** Builds EPT tables in host memory. */
+export { EptBuilder, EptFlag, type EptMapOptions } from './ept-builder.js';
 /** EPT: the EPTP check, the EPT walk with misconfigurations, violations and their exit qualification. */
 export {
   decodeEptp,
@@ -13,5 +15,3 @@ export {
   type EptStageOptions,
   VmxExitReason,
 } from './ept-stage.js';
-/** Builds EPT tables in host memory. */
-export { EptBuilder, EptFlag, type EptMapOptions } from './ept-builder.js';

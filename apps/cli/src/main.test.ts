@@ -1,0 +1,135 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  compareResults,
+  listBundledScenarios,
+  loadBundledExpectedResult,
+  parseResult,
+} from '@hvsim/scenario';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/* The CLI run as a user runs it: a child process, checked by its stdout, stderr and exit code. */
+
+const cliDir = fileURLToPath(new URL('..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'hvsim-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Runs `hvsim args` from source (as `pnpm hvsim` does) with `input` on standard input. */
+function hvsim(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ['--conditions=@hvsim/source', '--import', 'tsx', 'src/main.ts', ...args],
+      { cwd: cliDir, encoding: 'utf8', env: { ...process.env, HVSIM_DEBUG: '' } },
+      (error, stdout, stderr) => {
+        resolve({
+          code: error === null ? 0 : typeof error.code === 'number' ? error.code : null,
+          stdout,
+          stderr,
+        });
+      },
+    );
+    child.stdin?.end(input);
+  });
+}
+
+const example = listBundledScenarios().find((e) => e.name === 'long4')!;
+const expected = loadBundledExpectedResult('long4')!;
+const badScenario = JSON.parse(readFileSync(example.path, 'utf8'));
+badScenario.accesses[2].cpl = 4;
+
+// Each case starts node; running them side by side keeps the file quick.
+describe.concurrent('hvsim translate', () => {
+  it('runs a scenario file and prints its result', async () => {
+    const { code, stdout, stderr } = await hvsim(['translate', example.path]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(compareResults(expected, parseResult(stdout))).toEqual([]);
+    expect(stdout).not.toContain('"walk"');
+  });
+
+  it('reads standard input for -, and adds walks with --explain', async () => {
+    const { code, stdout } = await hvsim(['translate', '-', '--explain'], readFileSync(example.path, 'utf8'));
+    expect(code).toBe(0);
+    const result = parseResult(stdout);
+    expect(compareResults(expected, result)).toEqual([]);
+    expect(result.results[0].walk).toHaveLength(4);
+  });
+
+  it('names the file and the JSON path of a bad field on stderr, exit code 1, no stack trace', async () => {
+    const file = join(work, 'bad.json');
+    writeFileSync(file, JSON.stringify(badScenario));
+    const { code, stdout, stderr } = await hvsim(['translate', file]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(`hvsim: ${file}: accesses[2].cpl: expected 0, 1, 2 or 3, got 4\n`);
+  });
+
+  it('gives the line and column of invalid JSON, from a file or standard input', async () => {
+    const { code, stderr } = await hvsim(
+      ['translate', '-'],
+      '{\n  "format": "hvsim.scenario/1",\n  "vendor": }',
+    );
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      "hvsim: <stdin>: line 3, column 13: invalid JSON: unexpected '}', expected a value\n",
+    );
+    const missing = await hvsim(['translate', join(work, 'no-such.json')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(
+      `hvsim: cannot read ${join(work, 'no-such.json')}: no such file or directory\n`,
+    );
+  });
+
+  it('writes --output to a file, and leaves no file behind when the input is bad', async () => {
+    const dir = mkdtempSync(join(work, 'out-'));
+    const good = await hvsim(['translate', '--example', 'long4', '--output', join(dir, 'result.json')]);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toBe('');
+    expect(compareResults(expected, parseResult(readFileSync(join(dir, 'result.json'), 'utf8')))).toEqual([]);
+
+    const badDir = mkdtempSync(join(work, 'out-'));
+    writeFileSync(join(badDir, 'bad.json'), JSON.stringify(badScenario));
+    const bad = await hvsim(['translate', join(badDir, 'bad.json'), '-o', join(badDir, 'result.json')]);
+    expect(bad.code).toBe(1);
+    expect(readdirSync(badDir)).toEqual(['bad.json']);
+
+    const nowhere = join(work, 'no-such-dir', 'result.json');
+    const unwritable = await hvsim(['translate', '--example', 'long4', '--output', nowhere]);
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr).toBe(`hvsim: cannot write ${nowhere}: no such file or directory\n`);
+  });
+
+  it('runs a nested scenario: AMD NPT with every reference of the two-dimensional walk', async () => {
+    const { code, stdout } = await hvsim(['translate', '--example', 'amd-npt-long4', '--explain']);
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    // 4 guest levels over 2 MiB nested pages (3 nested levels): (4+1)(3+1)-1 = 19 references.
+    expect(result.results[0].walk).toHaveLength(19);
+    expect(result.results[1]).toMatchObject({ outcome: 'nested-page-fault', exitInfo1: '0x100000007', exitInfo2: '0x200008' });
+  });
+
+  it('exits with 2 on usage errors', async () => {
+    expect((await hvsim(['translate'])).code).toBe(2);
+    expect((await hvsim(['translate', 'a.json', '--example', 'long4'])).code).toBe(2);
+    const unknown = await hvsim(['translate', '--frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--frobnicate'");
+  });
+});
+
+describe.concurrent('hvsim examples', () => {
+  it('lists every bundled example, nested ones marked', async () => {
+    const { code, stdout } = await hvsim(['examples']);
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines.map((line) => line.split(' ')[0])).toEqual(listBundledScenarios().map((e) => e.name));
+    expect(lines.find((line) => line.startsWith('amd-npt-example'))).toContain('[nested]');
+    const unknown = await hvsim(['translate', '--example', 'nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^hvsim: no bundled example named "nope"; there are: accessed-dirty, /);
+  });
+});

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import {
+  listBundledScenarios,
+  loadBundledScenario,
+  parseScenario,
+  runScenario,
+  type Scenario,
+  serializeResult,
+} from '@hvsim/scenario';
+import { Command, CommanderError } from 'commander';
+
+/*
+ * The hvsim command line. It parses arguments, reads input, calls @hvsim/scenario and prints; all
+ * simulation logic lives in the packages. Exit codes: 0 success, 1 bad input or a failed run,
+ * 2 a usage error.
+ */
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+const STDIN = '<stdin>';
+
+/** A failure whose message is for the user as it stands: printed without a stack trace. */
+class CliError extends Error {}
+
+interface TranslateOptions {
+  readonly example?: string;
+  readonly explain?: boolean;
+  readonly output?: string;
+}
+
+function packageVersion(): string {
+  // src/ and dist/ are both one level below the package root.
+  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+function buildProgram(): Command {
+  const program = new Command('hvsim')
+    .description('Simulate x86 hardware-assisted memory virtualization: run address-translation scenarios.')
+    .version(packageVersion())
+    .exitOverride()
+    .showHelpAfterError('(run "hvsim help" for usage)');
+
+  program
+    .command('translate')
+    .description('run an hvsim.scenario/1 document and print its hvsim.result/1 result')
+    .argument('[file]', 'the scenario file, or - for standard input')
+    .option('--example <name>', 'run a bundled example instead (see "hvsim examples")')
+    .option('--explain', "add each access's page-walk memory references to the result")
+    .option('-o, --output <file>', 'write the result to a file instead of standard output')
+    .action(async (file: string | undefined, options: TranslateOptions, command: Command) => {
+      if ((file === undefined) === (options.example === undefined)) {
+        command.error('error: give a scenario FILE (or - for standard input), or --example NAME', {
+          code: 'hvsim.usage',
+        });
+      }
+      const { scenario, source } = await loadScenario(file, options.example);
+      let text: string;
+      try {
+        text = serializeResult(runScenario(scenario, { explain: options.explain === true }));
+      } catch (error) {
+        throw new CliError(`${source}: ${(error as Error).message}`);
+      }
+      if (options.output === undefined) process.stdout.write(text);
+      else await writeAtomically(options.output, text);
+    });
+
+  program
+    .command('examples')
+    .description('list the bundled example scenarios')
+    .action(() => {
+      const examples = listBundledScenarios();
+      const width = Math.max(...examples.map((example) => example.name.length));
+      for (const example of examples) {
+        const tag = example.nested ? '[nested] ' : '';
+        process.stdout.write(`${example.name.padEnd(width)}  ${tag}${example.title}\n`);
+      }
+    });
+
+  return program;
+}
+
+/** The scenario to run, and the name its messages go by (a file, `<stdin>`, an example). */
+async function loadScenario(
+  file: string | undefined,
+  example: string | undefined,
+): Promise<{ scenario: Scenario; source: string }> {
+  if (example !== undefined) {
+    try {
+      return { scenario: loadBundledScenario(example), source: example };
+    } catch (error) {
+      throw new CliError((error as Error).message);
+    }
+  }
+  if (file === '-') return { scenario: parseScenario(await readStdin(), STDIN), source: STDIN };
+  const path = file as string;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read ${path}: ${describeFsError(error)}`);
+  }
+  return { scenario: parseScenario(text, path), source: path };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Writes `text` to `path` through a temporary file in the same folder and a rename, so a reader
+ * never sees a half-written result and a failure leaves nothing behind.
+ */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(temporary, text, { flag: 'wx' });
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw new CliError(`cannot write ${path}: ${describeFsError(error)}`);
+  }
+}
+
+function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return (error as Error).message;
+  }
+}
+
+/** Runs the command line and returns the exit code. */
+async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; every parse error is a usage error (commander itself uses 1).
+      if (error.exitCode === 0) return 0;
+      return EXIT_USAGE;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    for (const line of message.split('\n')) process.stderr.write(`hvsim: ${line}\n`);
+    if (process.env.HVSIM_DEBUG && error instanceof Error && !(error instanceof CliError)) {
+      process.stderr.write(`${error.stack}\n`);
+    }
+    return EXIT_FAILURE;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
