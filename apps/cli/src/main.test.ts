@@ -109,7 +109,11 @@ describe.concurrent('hvsim translate', () => {
     const result = JSON.parse(stdout);
     // 4 guest levels over 2 MiB nested pages (3 nested levels): (4+1)(3+1)-1 = 19 references.
     expect(result.results[0].walk).toHaveLength(19);
-    expect(result.results[1]).toMatchObject({ outcome: 'nested-page-fault', exitInfo1: '0x100000007', exitInfo2: '0x200008' });
+    expect(result.results[1]).toMatchObject({
+      outcome: 'nested-page-fault',
+      exitInfo1: '0x100000007',
+      exitInfo2: '0x200008',
+    });
   });
 
   it('exits with 2 on usage errors', async () => {

@@ -19,6 +19,9 @@ export { compareResults, formatDifference, type ResultDifference } from './compa
 export { DocumentError, type DocumentIssue, formatPath } from './document-error.js';
 /** JSON text to a value, with line and column on a syntax error. */
 export { parseJsonText } from './json-text.js';
+/** Reading and validating `hvsim.scenario/1` documents, with the spec's defaults. */
+/** The nested runner: AMD NPT and Intel EPT scenarios on @hvsim/mmu-nested. */
+export { nestedRunner, nestedStageOf, resultOf } from './nested-runner.js';
 /** Reading, validating and writing `hvsim.result/1` documents. */
 export { parseResult, readResult, serializeResult } from './result-format.js';
 /** Running a scenario, and the seam through which nested scenarios are run. */
@@ -29,9 +32,6 @@ export {
   type RunOptions,
   runScenario,
 } from './run-scenario.js';
-/** Reading and validating `hvsim.scenario/1` documents, with the spec's defaults. */
-/** The nested runner: AMD NPT and Intel EPT scenarios on @hvsim/mmu-nested. */
-export { nestedRunner, nestedStageOf, resultOf } from './nested-runner.js';
 export { parseScenario, readScenario, SCENARIO_DEFAULTS } from './scenario-reader.js';
 /** The parsed documents. */
 export {

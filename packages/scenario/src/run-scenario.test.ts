@@ -128,7 +128,11 @@ describe('runScenario with a second stage', () => {
     // with bit 33 (a guest page-table access), EXITINFO2 = 0x200000; the used upper entries get A.
     const result = runScenario(loadBundledScenario('amd-npt-example'));
     for (const entry of result.results) {
-      expect(entry).toEqual({ outcome: 'nested-page-fault', exitInfo1: 0x2_0000_0006n, exitInfo2: 0x20_0000n });
+      expect(entry).toEqual({
+        outcome: 'nested-page-fault',
+        exitInfo1: 0x2_0000_0006n,
+        exitInfo2: 0x20_0000n,
+      });
     }
     expect(result.memory.map((run) => run.qwords[0])).toEqual([0x1001027n, 0x1002027n]);
   });
