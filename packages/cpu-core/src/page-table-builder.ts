@@ -115,6 +115,16 @@ export class PageTableBuilder {
         `mapping 0x${lin.toString(16)} -> 0x${physical.toString(16)} is not aligned to its page size`,
       );
     }
+    if (this.mode === PagingMode.Legacy32) {
+      // A 32-bit PTE holds physical-address bits 31:12 only; a 4 MiB PDE adds bits 39:32 (PSE-36,
+      // SDM vol. 3A Table 4-4).
+      const limit = size === PageSize.Size4M ? 2 ** 40 : 2 ** 32;
+      if (physical >= limit) {
+        throw new RangeError(
+          `32-bit paging cannot map physical 0x${physical.toString(16)} with a ${size === PageSize.Size4M ? '4 MiB' : '4 KiB'} page (limit 0x${limit.toString(16)})`,
+        );
+      }
+    }
     const tableFlags = (options.tableFlags ?? PteFlag.P | PteFlag.RW | PteFlag.US) | PteFlag.P;
     let table = this.root;
     for (let level = this.levels; level > leafLevel; level--) {

@@ -62,6 +62,22 @@ describe('4-level paging (SDM vol. 3A §4.5)', () => {
     expect(m.out.perms & Perm.Dirty).toBe(Perm.Dirty);
   });
 
+  it('resumes below the root from a cached entry: only the levels below are read (SDM §4.10.3.2)', () => {
+    // As if a paging-structure cache held the PDPTE: continue at the PD (0x3000) with full perms.
+    const perms = Perm.Write | Perm.User | Perm.Execute;
+    expect(m.walker.walkFrom(lo, hi, R, USER, 2, 0x3000, perms, m.out)).toBe(WalkStatus.Ok);
+    expect(m.out.physical).toBe(0x12_3456_7abc);
+    expect(m.out.references).toBe(2);
+    // The cached levels were not used, so their accessed bits stay clear.
+    expect(m.memory.readWord(0x1000 + 0xfe * 8)).toBe(0x2007);
+    expect(m.memory.readWord(0x3000 + 0x1a2 * 8)).toBe(0x4027);
+    // Cached perms still count: a read-only upper level denies a user write.
+    expect(m.walker.walkFrom(lo, hi, W, USER, 2, 0x3000, Perm.User | Perm.Execute, m.out)).toBe(
+      WalkStatus.PageFault,
+    );
+    expect(m.out.errorCode).toBe(PfError.P | PfError.W | PfError.U);
+  });
+
   it('records every reference in order with the entry after its update', () => {
     const trace = new WalkTrace();
     m.walker.trace = trace;

@@ -94,15 +94,51 @@ export class PageWalker {
     out.protectionKey = 0;
     out.errorCode = 0;
     out.level = 0;
+    const cr3 = this.state.cr3;
     switch (this.state.mode) {
       case PagingMode.Level4:
-        return this.walkLong(lo >>> 0, hi >>> 0, 4, access, privilege, out);
+        return this.walkLong(lo >>> 0, hi >>> 0, 4, 4, pageBase(cr3), ALL_PERMS, access, privilege, out);
       case PagingMode.Level5:
-        return this.walkLong(lo >>> 0, hi >>> 0, 5, access, privilege, out);
+        return this.walkLong(lo >>> 0, hi >>> 0, 5, 5, pageBase(cr3), ALL_PERMS, access, privilege, out);
       case PagingMode.Pae:
-        return this.walkPae(lo >>> 0, access, privilege, out);
+        return this.walkPae(lo >>> 0, 3, 0, ALL_PERMS, access, privilege, out);
       case PagingMode.Legacy32:
-        return this.walkLegacy(lo >>> 0, access, privilege, out);
+        return this.walkLegacy(lo >>> 0, 2, (cr3 & 0xffff_f000) >>> 0, ALL_PERMS, access, privilege, out);
+      default:
+        return this.unpaged(lo >>> 0, out);
+    }
+  }
+
+  /**
+   * Resumes a walk below the root from a cached paging-structure entry, as a CPU with
+   * paging-structure caches does (Intel SDM vol. 3A §4.10.3.2; AMD's page walk cache): `level` is the
+   * level of the next entry to read, `table` the physical address of its table (what the cached entry
+   * above pointed to) and `perms` the Perm bits accumulated down to that entry. The levels above are
+   * neither read nor updated.
+   */
+  walkFrom(
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    privilege: Privilege,
+    level: number,
+    table: number,
+    perms: number,
+    out: WalkResult,
+  ): WalkStatus {
+    out.references = 0;
+    out.protectionKey = 0;
+    out.errorCode = 0;
+    out.level = 0;
+    switch (this.state.mode) {
+      case PagingMode.Level4:
+        return this.walkLong(lo >>> 0, hi >>> 0, 4, level, table, perms, access, privilege, out);
+      case PagingMode.Level5:
+        return this.walkLong(lo >>> 0, hi >>> 0, 5, level, table, perms, access, privilege, out);
+      case PagingMode.Pae:
+        return this.walkPae(lo >>> 0, level, table, perms, access, privilege, out);
+      case PagingMode.Legacy32:
+        return this.walkLegacy(lo >>> 0, level, table, perms, access, privilege, out);
       default:
         return this.unpaged(lo >>> 0, out);
     }
@@ -127,6 +163,9 @@ export class PageWalker {
     lo: number,
     hi: number,
     levels: 4 | 5,
+    startLevel: number,
+    startTable: number,
+    startPerms: number,
     access: AccessKind,
     privilege: Privilege,
     out: WalkResult,
@@ -136,9 +175,9 @@ export class PageWalker {
     if (top !== 0 && top !== -1 && this.canonicalCheck) return this.generalProtection(out);
     const state = this.state;
     const physHiReserved = this.longHiReserved | (state.nxe ? 0 : XD_HI);
-    let table = pageBase(state.cr3);
-    let perms = ALL_PERMS;
-    for (let level: number = levels; level >= 1; level--) {
+    let table = startTable;
+    let perms = startPerms;
+    for (let level = startLevel; level >= 1; level--) {
       const index =
         level === 1
           ? (lo >>> 12) & 511
@@ -191,8 +230,18 @@ export class PageWalker {
    * paging, the PDPTE read from memory now), then a PDE and a PTE of 8 bytes. Reserved bits of PDEs
    * and PTEs (SDM Tables 4-9 to 4-11): bits 62:MAXPHYADDR, bit 63 when NXE=0, bits 20:13 of a 2 MiB PDE.
    */
-  private walkPae(lo: number, access: AccessKind, privilege: Privilege, out: WalkResult): WalkStatus {
+  private walkPae(
+    lo: number,
+    startLevel: number,
+    startTable: number,
+    startPerms: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: WalkResult,
+  ): WalkStatus {
     const state = this.state;
+    if (startLevel < 3)
+      return this.walkPaeLower(lo, startLevel, startTable, startPerms, access, privilege, out);
     const i = lo >>> 30;
     let plo: number;
     let phi: number;
@@ -215,11 +264,26 @@ export class PageWalker {
       if ((plo & P) === 0) return this.pageFault(0, 3, lo, 0, access, privilege, out);
     }
     // PAE PDPTEs carry no permissions and no accessed bit (SDM Table 4-8; spec/scenario.md).
-    let perms = ALL_PERMS;
-    out.levelPerms[3] = perms;
+    out.levelPerms[3] = ALL_PERMS;
+    const table = (phi & 0xf_ffff) * TWO_32 + ((plo & 0xffff_f000) >>> 0);
+    return this.walkPaeLower(lo, 2, table, ALL_PERMS, access, privilege, out);
+  }
+
+  /** The PDE and PTE levels of a PAE walk (SDM vol. 3A §4.4.2). */
+  private walkPaeLower(
+    lo: number,
+    startLevel: number,
+    startTable: number,
+    startPerms: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: WalkResult,
+  ): WalkStatus {
+    const state = this.state;
+    let perms = startPerms;
     const physHiReserved = this.paeHiReserved | (state.nxe ? 0 : XD_HI);
-    let table = (phi & 0xf_ffff) * TWO_32 + ((plo & 0xffff_f000) >>> 0);
-    for (let level = 2; level >= 1; level--) {
+    let table = startTable;
+    for (let level = startLevel; level >= 1; level--) {
       const index = level === 2 ? (lo >>> 21) & 511 : (lo >>> 12) & 511;
       const entryAddress = table + index * 8;
       out.table[level] = table;
@@ -257,9 +321,18 @@ export class PageWalker {
    * Reserved bits (SDM Table 4-4): only in a 4 MiB PDE, bits 21:(M-19) with M = min(MAXPHYADDR, 40).
    * No XD bit exists, so every page is executable.
    */
-  private walkLegacy(lo: number, access: AccessKind, privilege: Privilege, out: WalkResult): WalkStatus {
+  private walkLegacy(
+    lo: number,
+    startLevel: number,
+    startTable: number,
+    startPerms: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: WalkResult,
+  ): WalkStatus {
     const state = this.state;
-    const pdBase = (state.cr3 & 0xffff_f000) >>> 0;
+    if (startLevel < 2) return this.walkLegacyPte(lo, startTable, startPerms, access, privilege, out);
+    const pdBase = startTable;
     const pdeAddress = pdBase + (lo >>> 22) * 4;
     out.table[2] = pdBase;
     if (!this.fetch32(pdeAddress, 2, out)) return this.portFault(2, out);
@@ -284,7 +357,19 @@ export class PageWalker {
       return this.ok(22, perms, 2, out);
     }
     if (!this.setAccessed(pdeAddress, 2, out)) return this.portFault(2, out);
-    const ptBase = (pde & 0xffff_f000) >>> 0;
+    return this.walkLegacyPte(lo, (pde & 0xffff_f000) >>> 0, perms, access, privilege, out);
+  }
+
+  /** The PTE level of a 32-bit walk (SDM vol. 3A §4.3). */
+  private walkLegacyPte(
+    lo: number,
+    ptBase: number,
+    startPerms: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: WalkResult,
+  ): WalkStatus {
+    let perms = startPerms;
     const pteAddress = ptBase + ((lo >>> 12) & 0x3ff) * 4;
     out.table[1] = ptBase;
     if (!this.fetch32(pteAddress, 1, out)) return this.portFault(1, out);

@@ -139,9 +139,18 @@ it('README.md shows exactly the code that runs here', () => {
   expect(imports).not.toBeNull();
   const names = imports![1].split(',').map((n) => n.trim());
   // Values must exist at run time; `type` imports are checked by the type check of this file.
+  const exported = new Set(Object.keys(api));
   for (const name of names.filter((n) => n !== '' && !n.startsWith('type '))) {
-    expect(api[name as keyof typeof api], name).toBeDefined();
+    expect(exported.has(name), name).toBe(true);
   }
+  // …and they are the names this file imports to run the same code.
+  const own = /\nimport \{([^}]*)\} from '\.\/index\.js';/.exec(source);
+  expect(names.filter((n) => n !== '')).toEqual(
+    own![1]
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== ''),
+  );
   expect(blocks[0].slice(imports![0].length)).toBe(region(1));
   expect(blocks[1]).toBe(region(2));
 });
