@@ -17,6 +17,7 @@ import {
   WalkStatus,
 } from '@hvsim/cpu-core';
 import { NestedAccess, NestedMmu, type NestedStage, TranslateStatus, Translation } from '@hvsim/mmu-nested';
+import { PagingStructureCache, skylakeTlb, TlbHierarchy, WalkEntry } from '@hvsim/tlb-tagged';
 import { NptStage } from '@hvsim/vendor-amd';
 import { EptBuilder, EptStage } from '@hvsim/vendor-intel';
 import fc from 'fast-check';
@@ -204,8 +205,40 @@ function reference(world: World, memory: PhysicalMemory) {
   };
 }
 
-function subject(world: World, memory: PhysicalMemory) {
-  const mmu = new NestedMmu(memory, guestState(world), stageFor(world, memory));
+/** A TLB hierarchy (Skylake-class) and a walk cache for every kind of upper-level entry. */
+function caches() {
+  const tlb = new TlbHierarchy(skylakeTlb.config);
+  const walkCache = new PagingStructureCache(
+    {
+      levels: [
+        { kind: WalkEntry.Pde32, entries: 16, ways: 4 },
+        { kind: WalkEntry.Pde, entries: 32, ways: 4 },
+        { kind: WalkEntry.Pdpte, entries: 4, ways: 4 },
+        { kind: WalkEntry.Pml4e, entries: 2, ways: 2 },
+        { kind: WalkEntry.Pml5e, entries: 2, ways: 2 },
+      ],
+    },
+    tlb.tags,
+  );
+  return { tlb, walkCache };
+}
+
+/** The outcome without the guest-physical address, which a TLB hit does not know. */
+function hostOnly(outcome: string): string {
+  const parts = outcome.split(' ');
+  return parts[0] === 'ok' ? `ok ${parts[2]}` : outcome;
+}
+
+/** How often the cached runs hit the TLB or resumed from the walk cache (the property must not be vacuous). */
+const cacheUse = { tlbHits: 0, walkCacheHits: 0 };
+
+function subject(world: World, memory: PhysicalMemory, cached = false) {
+  const mmu = new NestedMmu(
+    memory,
+    guestState(world),
+    stageFor(world, memory),
+    cached ? caches() : undefined,
+  );
   const out = new Translation();
   const startStatus = mmu.loadGuestPdptes(out);
   const start =
@@ -214,9 +247,14 @@ function subject(world: World, memory: PhysicalMemory) {
       : startStatus === TranslateStatus.NestedFault
         ? `nested ${out.nestedFault.kind} ${out.nestedFault.infoLo} ${out.nestedFault.guestPhysical}`
         : 'gp';
+  let walkHitsSeen = 0;
   return (lin: number, access: AccessKind, privilege: Privilege): string => {
     if (start !== 'ok') return start;
-    switch (mmu.translate(lin, 0, access, privilege, out)) {
+    const status = mmu.translate(lin, 0, access, privilege, out);
+    if (out.tlbHit) cacheUse.tlbHits++;
+    cacheUse.walkCacheHits += (mmu.caches?.walkCacheHits ?? 0) - walkHitsSeen;
+    walkHitsSeen = mmu.caches?.walkCacheHits ?? 0;
+    switch (status) {
       case TranslateStatus.Ok:
         return `ok ${out.guestPhysical} ${out.hostPhysical}`;
       case TranslateStatus.PageFault:
@@ -271,20 +309,31 @@ describe('two-dimensional walk = guest walk over nested-translated reads (fast-c
             }
           }
           const refMemory = copyMemory(world.memory);
+          const cachedMemory = copyMemory(world.memory);
           const run = subject(world, world.memory);
+          const cachedRun = subject(world, cachedMemory, true);
           const ref = reference(world, refMemory);
           for (const [which, access, user] of accesses) {
             const lin = world.linear[which % world.linear.length];
             const privilege = user ? Privilege.User : Privilege.Supervisor;
-            expect(run(lin, access, privilege)).toBe(ref(lin, access, privilege));
+            const expected = ref(lin, access, privilege);
+            expect(run(lin, access, privilege)).toBe(expected);
+            // Walk caches and TLBs change the reference count, never an outcome: the second run of the
+            // same access may hit, and must agree with the reference's second walk.
+            expect(hostOnly(cachedRun(lin, access, privilege))).toBe(hostOnly(expected));
+            const again = ref(lin, access, privilege);
+            expect(hostOnly(cachedRun(lin, access, privilege))).toBe(hostOnly(again));
+            expect(run(lin, access, privilege)).toBe(again);
           }
-          for (const frame of refMemory.touchedFrameNumbers()) {
-            for (let offset = 0; offset < 0x1000; offset += 4) {
-              const address = frame * 0x1000 + offset;
-              if (world.memory.readWord(address) !== refMemory.readWord(address)) {
-                expect(`0x${address.toString(16)}: ${world.memory.readWord(address)}`).toBe(
-                  `0x${address.toString(16)}: ${refMemory.readWord(address)}`,
-                );
+          for (const other of [world.memory, cachedMemory]) {
+            for (const frame of refMemory.touchedFrameNumbers()) {
+              for (let offset = 0; offset < 0x1000; offset += 4) {
+                const address = frame * 0x1000 + offset;
+                if (other.readWord(address) !== refMemory.readWord(address)) {
+                  expect(`0x${address.toString(16)}: ${other.readWord(address)}`).toBe(
+                    `0x${address.toString(16)}: ${refMemory.readWord(address)}`,
+                  );
+                }
               }
             }
           }
@@ -292,5 +341,7 @@ describe('two-dimensional walk = guest walk over nested-translated reads (fast-c
       ),
       { numRuns: 300 },
     );
+    expect(cacheUse.tlbHits).toBeGreaterThan(100);
+    expect(cacheUse.walkCacheHits).toBeGreaterThan(10);
   });
 });

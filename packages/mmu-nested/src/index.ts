@@ -7,10 +7,12 @@
 /** The MMU strategy seam. */
 export type { MmuStrategy } from './mmu-strategy.js';
 /** One-stage translation. */
-export { finishOneStage, NativeMmu } from './native-mmu.js';
+export { finishOneStage, NativeMmu, tlbHit } from './native-mmu.js';
 /** Two-stage translation: the vendor-neutral two-dimensional walk (AMD APM vol. 2 §15.25, Intel SDM vol. 3C §29.3). */
 export { combinePerms, NestedMmu } from './nested-mmu.js';
 /** The second-stage plug-in seam and its fault report. */
 export { NestedAccess, NestedFault, NestedFaultKind, type NestedStage } from './nested-stage.js';
 /** The outcome of a translation. */
 export { TranslateStatus, Translation } from './translation.js';
+/** The TLB and walk cache in front of a strategy's walk. */
+export { type MmuCaches, TranslationCaches } from './translation-caches.js';

@@ -10,14 +10,18 @@ import {
 } from '@hvsim/cpu-core';
 import type { MmuStrategy } from './mmu-strategy.js';
 import { TranslateStatus, type Translation } from './translation.js';
+import { type MmuCaches, TranslationCaches } from './translation-caches.js';
 
 /** One-stage translation: the CPU's own page walk (what a host, or a guest without virtualization, does). */
 export class NativeMmu implements MmuStrategy {
   readonly name = 'native';
   readonly walker: PageWalker;
+  /** The TLB and walk cache in front of the walk, or null when every access walks. */
+  readonly caches: TranslationCaches | null;
 
-  constructor(memory: PhysicalMemory, state: CpuState) {
+  constructor(memory: PhysicalMemory, state: CpuState, caches?: MmuCaches) {
     this.walker = new PageWalker(memory, state, { port: identityPort });
+    this.caches = caches === undefined ? null : new TranslationCaches(caches);
   }
 
   get trace(): WalkTrace | null {
@@ -35,11 +39,52 @@ export class NativeMmu implements MmuStrategy {
     out: Translation,
   ): TranslateStatus {
     const guest = out.guest;
+    const caches = this.caches;
     out.tlbHit = false;
-    const status = this.walker.walk(lo, hi, access, privilege, guest);
+    if (caches === null) {
+      const status = this.walker.walk(lo, hi, access, privilege, guest);
+      out.references = guest.references;
+      return finishOneStage(status, out);
+    }
+    const state = this.walker.state;
+    const hit = caches.lookup(lo, hi, access, privilege, state);
+    if (hit >= 0) return tlbHit(out, hit, hit, caches);
+    const status = caches.walk(this.walker, lo, hi, access, privilege, guest, this.walker.trace);
     out.references = guest.references;
-    return finishOneStage(status, out);
+    finishOneStage(status, out);
+    if (status === WalkStatus.Ok) {
+      caches.fill(
+        lo,
+        hi,
+        access,
+        state,
+        guest,
+        this.walker.pdptesOnDemand,
+        out.hostPhysical,
+        out.pageShift,
+        out.perms,
+      );
+    }
+    return out.status;
   }
+}
+
+/** Completes a translation served by the TLB: no memory reference, the cached perms and size. */
+export function tlbHit(
+  out: Translation,
+  guestPhysical: number,
+  hostPhysical: number,
+  caches: TranslationCaches,
+): TranslateStatus {
+  const tlb = caches.tlb!;
+  out.tlbHit = true;
+  out.references = 0;
+  out.guestPhysical = guestPhysical;
+  out.hostPhysical = hostPhysical;
+  out.perms = tlb.hitPerms;
+  out.pageShift = Math.log2(tlb.hitPageSize);
+  out.status = TranslateStatus.Ok;
+  return TranslateStatus.Ok;
 }
 
 /** Copies a one-stage walk's outcome into the translation. */

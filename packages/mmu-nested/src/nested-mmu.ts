@@ -12,9 +12,10 @@ import {
   type WalkTrace,
 } from '@hvsim/cpu-core';
 import type { MmuStrategy } from './mmu-strategy.js';
-import { finishOneStage } from './native-mmu.js';
+import { finishOneStage, tlbHit } from './native-mmu.js';
 import { NestedAccess, type NestedStage } from './nested-stage.js';
 import { TranslateStatus, type Translation } from './translation.js';
+import { type MmuCaches, TranslationCaches } from './translation-caches.js';
 
 /**
  * The port that puts the second stage under the guest walker: every guest paging-structure entry
@@ -56,10 +57,16 @@ export class NestedMmu implements MmuStrategy {
   readonly walker: PageWalker;
   readonly stage: NestedStage;
   readonly state: CpuState;
+  /**
+   * The TLB (combined linear to host-physical translations) and the guest walk cache in front of the
+   * two-dimensional walk, or null when every access walks.
+   */
+  readonly caches: TranslationCaches | null;
   private readonly memory: PhysicalMemory;
   private readonly port: StagePort;
 
-  constructor(memory: PhysicalMemory, guest: CpuState, stage: NestedStage) {
+  constructor(memory: PhysicalMemory, guest: CpuState, stage: NestedStage, caches?: MmuCaches) {
+    this.caches = caches === undefined ? null : new TranslationCaches(caches, true);
     this.memory = memory;
     this.state = guest;
     this.stage = stage;
@@ -108,10 +115,19 @@ export class NestedMmu implements MmuStrategy {
   ): TranslateStatus {
     const stage = this.stage;
     const guest = out.guest;
+    const caches = this.caches;
     out.tlbHit = false;
+    if (caches !== null) {
+      // A combined mapping keeps no guest-physical address (Intel SDM vol. 3C §29.4.1): NaN after a hit.
+      const hit = caches.lookup(lo, hi, access, privilege, this.state);
+      if (hit >= 0) return tlbHit(out, Number.NaN, hit, caches);
+    }
     this.port.references = 0;
     stage.begin(lo, hi);
-    const status = this.walker.walk(lo, hi, access, privilege, guest);
+    const status =
+      caches === null
+        ? this.walker.walk(lo, hi, access, privilege, guest)
+        : caches.walk(this.walker, lo, hi, access, privilege, guest, this.walker.trace);
     if (status !== WalkStatus.Ok) {
       out.references = guest.references + this.port.references;
       if (status === WalkStatus.PortFault) {
@@ -135,6 +151,19 @@ export class NestedMmu implements MmuStrategy {
     out.pageShift = Math.min(guest.pageShift, stage.pageShift);
     out.perms = combinePerms(guest.perms, stage.perms);
     out.status = TranslateStatus.Ok;
+    if (caches !== null) {
+      caches.fill(
+        lo,
+        hi,
+        access,
+        this.state,
+        guest,
+        this.walker.pdptesOnDemand,
+        hpa,
+        out.pageShift,
+        out.perms,
+      );
+    }
     return out.status;
   }
 }

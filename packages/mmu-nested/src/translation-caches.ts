@@ -1,0 +1,212 @@
+import {
+  AccessKind,
+  type CpuState,
+  type PageWalker,
+  PagingMode,
+  Perm,
+  Privilege,
+  RefFlag,
+  Stage,
+  type WalkResult,
+  type WalkStatus,
+  type WalkTrace,
+} from '@hvsim/cpu-core';
+import {
+  type PagingStructureCache,
+  packAttributes,
+  pageSizeFromShift,
+  permClear,
+  protectionKeyOf,
+  TLB_MISS,
+  TLB_PERMISSION_MISS,
+  type TlbOrganization,
+  WalkEntry,
+  walkEntryLevel,
+} from '@hvsim/tlb-tagged';
+
+const TWO_20 = 1048576;
+
+/** The translation caches an MMU strategy can use; each is optional (none: every access walks). */
+export interface MmuCaches {
+  /** Caches whole translations (linear to host-physical): a TLB or a TLB hierarchy. */
+  readonly tlb?: TlbOrganization;
+  /**
+   * Caches upper-level entries of the (guest) walk, so a walk resumes below the root (Intel SDM
+   * vol. 3A §4.10.3; AMD's page walk cache). Under nesting a skipped guest level also skips that
+   * entry's nested walk: the saving Bhargava et al. (ASPLOS 2008) measure.
+   */
+  readonly walkCache?: PagingStructureCache;
+}
+
+/** The walk-cache kind of the entry at `level` in paging mode `mode`, or -1 where none is cached. */
+function kindOf(mode: number, level: number, pdptesOnDemand: boolean): number {
+  if (mode === PagingMode.Legacy32) return level === 2 ? WalkEntry.Pde32 : -1;
+  if (mode === PagingMode.Pae) {
+    if (level === 2) return WalkEntry.Pde;
+    // PDPTE registers are not memory references; only the on-demand PDPTE read of AMD NPT is cached.
+    return level === 3 && pdptesOnDemand ? WalkEntry.Pdpte : -1;
+  }
+  if (level === 2) return WalkEntry.Pde;
+  if (level === 3) return WalkEntry.Pdpte;
+  if (level === 4) return WalkEntry.Pml4e;
+  return level === 5 ? WalkEntry.Pml5e : -1;
+}
+
+/**
+ * The caching front of an MMU strategy: TLB lookups before a walk, walk-cache lookups to start the
+ * walk below the root, and the fills after a successful walk. Shared by every strategy so that the
+ * rules live in one place:
+ * - a TLB hit never grants more than the walk that filled it: the lookup asks for the Perm bits the
+ *   access needs (W and D for a write, X for a fetch, U for a user access) and for U clear where
+ *   SMEP or SMAP would deny a supervisor access (SDM vol. 3A §4.10.2.3);
+ * - a write to an entry cached with D=0 misses, so the walker sets D (SDM §4.8);
+ * - only successful walks fill (entries are cached from translations that did not fault);
+ * - protection keys are checked on a hit from the key kept with the entry (SDM §4.6.2).
+ */
+export class TranslationCaches {
+  readonly tlb: TlbOrganization | null;
+  readonly walkCache: PagingStructureCache | null;
+  /** The context handle lookups and fills use (see `setContext`). */
+  context = 0;
+  /** Walk-cache lookups that let a walk start below the root. */
+  walkCacheHits = 0;
+  /**
+   * Whether a second stage sits below: then even an unpaged guest's translations (guest-physical =
+   * linear, then the nested stage) are cached; a one-stage CPU with paging off caches nothing.
+   */
+  readonly twoStage: boolean;
+
+  constructor(caches: MmuCaches = {}, twoStage = false) {
+    this.twoStage = twoStage;
+    this.tlb = caches.tlb ?? null;
+    this.walkCache = caches.walkCache ?? null;
+    if (this.tlb !== null && this.walkCache !== null && this.tlb.tags !== this.walkCache.tags) {
+      throw new RangeError(
+        'the TLB and the walk cache must share one TagTable so a context handle means the same in both',
+      );
+    }
+    this.setContext(0, 0);
+  }
+
+  /** Enters an address space: `asid` (ASID/VPID, 0 for the host) and the PCID (0 without PCIDs). */
+  setContext(asid: number, pcid: number, nestedRoot?: number): void {
+    const tags = this.tlb?.tags ?? this.walkCache?.tags;
+    if (tags === undefined) return;
+    this.context = nestedRoot === undefined ? tags.context(asid, pcid) : tags.context(asid, pcid, nestedRoot);
+  }
+
+  /** The Perm requirement of an access under the current CPU state (see the class comment). */
+  need(access: AccessKind, privilege: Privilege, state: CpuState): number {
+    if (privilege === Privilege.User) {
+      if (access === AccessKind.Write) return Perm.User | Perm.Write | Perm.Dirty;
+      return access === AccessKind.Execute ? Perm.User | Perm.Execute : Perm.User;
+    }
+    if (access === AccessKind.Execute) return state.smep ? Perm.Execute | permClear(Perm.User) : Perm.Execute;
+    const smapDenies = state.smap && (privilege === Privilege.ImplicitSupervisor || !state.alignmentCheck);
+    let need = smapDenies ? permClear(Perm.User) : 0;
+    if (access === AccessKind.Write) need |= state.wp ? Perm.Write | Perm.Dirty : Perm.Dirty;
+    return need;
+  }
+
+  /**
+   * Looks the access up in the TLB: the host-physical address on a hit, -1 otherwise (a miss, or an
+   * entry whose permissions or protection key do not allow the access: the walk decides).
+   */
+  lookup(lo: number, hi: number, access: AccessKind, privilege: Privilege, state: CpuState): number {
+    const tlb = this.tlb;
+    if (tlb === null || (state.mode === PagingMode.None && !this.twoStage)) return -1;
+    const vpn = vpnOf(lo, hi, state);
+    const page = tlb.lookup(this.context, vpn, access, this.need(access, privilege, state));
+    if (page === TLB_MISS || page === TLB_PERMISSION_MISS) return -1;
+    if (state.pke && access !== AccessKind.Execute && (tlb.hitPerms & Perm.User) !== 0 && state.pkru !== 0) {
+      const rights = state.pkru >>> (2 * protectionKeyOf(tlb.hitAttrs));
+      if ((rights & 1) !== 0) return -1;
+      if ((rights & 2) !== 0 && access === AccessKind.Write && (privilege === Privilege.User || state.wp))
+        return -1;
+    }
+    return page + (lo & 0xfff);
+  }
+
+  /**
+   * Walks, starting below the root when the walk cache holds an upper-level entry for the address.
+   * Skipped levels are recorded in the trace as references the cache saved (RefFlag.Cached).
+   */
+  walk(
+    walker: PageWalker,
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: WalkResult,
+    trace: WalkTrace | null,
+  ): WalkStatus {
+    const cache = this.walkCache;
+    const state = walker.state;
+    if (cache === null || state.mode === PagingMode.None) return walker.walk(lo, hi, access, privilege, out);
+    const table = cache.lookup(this.context, vpnOf(lo, hi, state));
+    if (table < 0) return walker.walk(lo, hi, access, privilege, out);
+    this.walkCacheHits++;
+    const level = walkEntryLevel[cache.hitKind] - 1;
+    if (trace !== null) {
+      const top = topLevel(state.mode, walker.pdptesOnDemand);
+      for (let l = top; l > level; l--) trace.push(Stage.Guest, l, Number.NaN, 0, 0, RefFlag.Cached);
+    }
+    return walker.walkFrom(lo, hi, access, privilege, level, table, cache.hitPerms, out);
+  }
+
+  /**
+   * After a successful translation: caches the upper-level entries the walk read and the whole
+   * translation (`hostPhysical`, `pageShift`, `perms` of both stages combined).
+   */
+  fill(
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    state: CpuState,
+    walk: WalkResult,
+    pdptesOnDemand: boolean,
+    hostPhysical: number,
+    pageShift: number,
+    perms: number,
+  ): void {
+    if (state.mode === PagingMode.None && !this.twoStage) return;
+    const vpn = vpnOf(lo, hi, state);
+    const cache = this.walkCache;
+    if (cache !== null && walk.references > 0) {
+      // The levels this walk read run from level + references - 1 down to the leaf; cache those above it.
+      const top = walk.level + walk.references - 1;
+      for (let level = top; level > walk.level; level--) {
+        const kind = kindOf(state.mode, level, pdptesOnDemand);
+        if (kind >= 0)
+          cache.fill(this.context, vpn, kind as WalkEntry, walk.table[level - 1], walk.levelPerms[level]);
+      }
+    }
+    const tlb = this.tlb;
+    if (tlb !== null) {
+      const shift = pageShift > 30 ? 30 : pageShift;
+      const size = 2 ** shift;
+      tlb.fill(
+        this.context,
+        vpn,
+        access,
+        pageSizeFromShift(shift),
+        hostPhysical - (hostPhysical % size),
+        perms,
+        packAttributes(walk.protectionKey, 0),
+      );
+    }
+  }
+}
+
+/** The highest level a walk of `mode` reads from memory. */
+function topLevel(mode: number, pdptesOnDemand: boolean): number {
+  if (mode === PagingMode.Level5) return 5;
+  if (mode === PagingMode.Level4) return 4;
+  if (mode === PagingMode.Pae) return pdptesOnDemand ? 3 : 2;
+  return 2;
+}
+
+/** The 4 KiB page number of a linear address (57 bits at most; 32 outside long mode). */
+function vpnOf(lo: number, hi: number, state: CpuState): number {
+  return state.lma ? (hi & 0x1ff_ffff) * TWO_20 + (lo >>> 12) : lo >>> 12;
+}

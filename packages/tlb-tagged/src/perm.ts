@@ -1,0 +1,51 @@
+/**
+ * Permission and state bits of a cached translation, with the same values as `Perm` in
+ * `@hvsim/cpu-core`: the AND of R/W and U/S over the walk, executable when no level had XD=1 (with
+ * NXE on), and the leaf's dirty and global bits (Intel SDM vol. 3A §4.6, §4.10.2.2; AMD APM vol. 2
+ * §5.6). A TLB entry caches exactly what the walk that filled it found.
+ */
+export const Perm = {
+  /** Writable at every level. */
+  Write: 1 << 0,
+  /** User-accessible at every level. */
+  User: 1 << 1,
+  /** Executable at every level. */
+  Execute: 1 << 2,
+  /**
+   * The leaf's dirty bit was set. A write needs it: a write to a page cached with D=0 must go back to
+   * the walker so that hardware sets D in memory (SDM vol. 3A §4.8; APM vol. 2 §5.4.2).
+   */
+  Dirty: 1 << 3,
+  /** The leaf is global (G=1 with CR4.PGE=1): it matches every PCID, only within its address space. */
+  Global: 1 << 4,
+} as const;
+
+/** The bits of `Perm` (the low byte of a stored permission word). */
+export const PERM_MASK = 0xff;
+
+/**
+ * A requirement that the given `Perm` bits be clear in the cached entry, for use in a lookup's `need`
+ * mask: `permClear(Perm.User)` asks for a supervisor page (a supervisor fetch under SMEP, a supervisor
+ * data access under SMAP; SDM vol. 3A §4.6.1). Stored entries keep the complement of their bits in the
+ * second byte, so positive and negative requirements are one masked compare.
+ */
+export function permClear(bits: number): number {
+  return (bits & PERM_MASK) << 8;
+}
+
+/** The stored form of a permission byte: the bits, and their complement shifted into the second byte. */
+export function storedPerms(perms: number): number {
+  return (perms & PERM_MASK) | ((~perms & PERM_MASK) << 8);
+}
+
+/** What a plain access of each kind needs, before the MMU adds its mode's rules (CR0.WP, SMEP, SMAP, U/S). */
+export const Need = {
+  /** A supervisor read: any cached translation serves it. */
+  Read: 0,
+  /** A write: writable and already dirty. */
+  Write: Perm.Write | Perm.Dirty,
+  /** An instruction fetch: executable. */
+  Execute: Perm.Execute,
+  /** Add to any of the above for a user-mode access. */
+  User: Perm.User,
+} as const;

@@ -1,0 +1,77 @@
+import type { AccessKind } from './access-kind.js';
+import type { PageSize } from './page-size.js';
+import type { TagTable } from './tag-table.js';
+
+/** A lookup's result when no entry matches the context and address. */
+export const TLB_MISS = -1;
+
+/**
+ * A lookup's result when an entry matches but its cached permissions do not satisfy the access: a
+ * write to an entry cached with D=0, or rights the walk did not grant. The MMU goes back to the walker,
+ * which sets D in memory or raises the fault (SDM vol. 3A §4.8, §4.10.2.3; APM vol. 2 §5.4.2).
+ */
+export const TLB_PERMISSION_MISS = -2;
+
+/**
+ * What an MMU sees of a TLB: a single `TranslationCache` or a whole `TlbHierarchy`. The contract test
+ * suite runs against this interface, so any organization a user builds can be checked the same way.
+ *
+ * Addresses are 4 KiB page numbers (`vpn` = linear address / 4096, up to 45 bits; guest-physical page
+ * numbers for a nested TLB). Contexts are handles from `tags`.
+ */
+export interface TlbOrganization {
+  /** The context table whose handles lookups and fills take. */
+  readonly tags: TagTable;
+
+  /**
+   * Looks up 4 KiB page `vpn` under context `ctx` for an access of kind `access` that needs the `Perm`
+   * bits in `need` (and, through `permClear`, needs others clear). Returns the physical address of the
+   * 4 KiB page holding the access (add the low 12 bits of the address), `TLB_MISS`, or
+   * `TLB_PERMISSION_MISS`. After a hit or a permission miss, `hitPerms`, `hitPageSize` and `hitAttrs`
+   * describe the matching entry. Allocates nothing.
+   */
+  lookup(ctx: number, vpn: number, access: AccessKind, need: number): number;
+
+  /**
+   * Caches a translation a walk produced: the access at 4 KiB page `vpn` under `ctx` reaches a page of
+   * `pageSize` whose physical base is `pageBase` (aligned to the page size, below 2^52), with `perms`
+   * (`Perm` bits: Global stores the entry for every PCID of the context's space) and the MMU's
+   * `attrs` word. Entries a lookup for `vpn` under `ctx` would hit are replaced. Returns whether any
+   * structure stored it.
+   */
+  fill(
+    ctx: number,
+    vpn: number,
+    access: AccessKind,
+    pageSize: PageSize,
+    pageBase: number,
+    perms: number,
+    attrs?: number,
+  ): boolean;
+
+  /** `Perm` bits of the entry the last lookup matched. */
+  readonly hitPerms: number;
+  /** Page size of the entry the last lookup matched (the stored size, smaller when splintered). */
+  readonly hitPageSize: PageSize;
+  /** Attribute word of the entry the last lookup matched. */
+  readonly hitAttrs: number;
+
+  /** See `TaggedStore.flushAll`. Returns the number of entries removed. */
+  flushAll(): number;
+  /** See `TaggedStore.flushAddressSpace`. */
+  flushAddressSpace(asid: number): number;
+  /** See `TaggedStore.flushAddressSpaceNonGlobal`. */
+  flushAddressSpaceNonGlobal(asid: number): number;
+  /** See `TaggedStore.flushGuests`. */
+  flushGuests(): number;
+  /** See `TaggedStore.flushAddress`. */
+  flushAddress(asid: number, vpn: number): number;
+  /** See `TaggedStore.flushAddressInPcid`. */
+  flushAddressInPcid(asid: number, pcid: number, vpn: number, includeGlobals: boolean): number;
+  /** See `TaggedStore.flushPcid`. */
+  flushPcid(asid: number, pcid: number, includeGlobals: boolean): number;
+  /** See `TaggedStore.flushNestedRoot`. */
+  flushNestedRoot(root: number): number;
+  /** See `TaggedStore.flushAllNestedRoots`. */
+  flushAllNestedRoots(): number;
+}
