@@ -57,7 +57,9 @@ export class PageWalker {
   pdptesOnDemand = false;
   /** Whether 1 GiB pages are supported; without them PS=1 in a PDPTE is a reserved bit (SDM §4.5.4). */
   gigabytePages: boolean;
-  port: TablePort;
+  // Whether the port is the identity: saves an indirect call per level on one-stage walks.
+  private identity = true;
+  private portRef: TablePort = identityPort;
   /** The stage recorded in the trace. */
   stage: Stage;
   /** Whether 4/5-level walks raise #GP for non-canonical addresses. */
@@ -73,6 +75,15 @@ export class PageWalker {
 
   readonly memory: PhysicalMemory;
   readonly state: CpuState;
+
+  /** Where paging-structure entries are read: the identity, or a second stage's port. */
+  get port(): TablePort {
+    return this.portRef;
+  }
+  set port(port: TablePort) {
+    this.portRef = port;
+    this.identity = port === identityPort;
+  }
 
   constructor(memory: PhysicalMemory, state: CpuState, options: PageWalkerOptions = {}) {
     this.memory = memory;
@@ -432,7 +443,7 @@ export class PageWalker {
 
   /** Locates and reads an 8-byte entry; false on a port fault. */
   private fetch64(address: number, level: number, out: WalkResult): boolean {
-    const hpa = this.port.locate(address, level);
+    const hpa = this.identity ? address : this.portRef.locate(address, level);
     if (hpa < 0) return false;
     const memory = this.memory;
     this.lo = memory.readPair(hpa);
@@ -446,7 +457,7 @@ export class PageWalker {
 
   /** Locates and reads a 4-byte entry of 32-bit paging; false on a port fault. */
   private fetch32(address: number, level: number, out: WalkResult): boolean {
-    const hpa = this.port.locate(address, level);
+    const hpa = this.identity ? address : this.portRef.locate(address, level);
     if (hpa < 0) return false;
     this.lo = this.memory.readWord(hpa);
     this.hi = 0;
@@ -475,7 +486,7 @@ export class PageWalker {
   }
 
   private writeBack(address: number, level: number, lo: number, out: WalkResult): boolean {
-    const hpa = this.port.locateForUpdate(address, level);
+    const hpa = this.identity ? address : this.portRef.locateForUpdate(address, level);
     if (hpa < 0) return false;
     // Only the low word changes (A is bit 5, D bit 6), for 8-byte and 4-byte entries alike.
     this.memory.writeWord(hpa, lo);
