@@ -17,7 +17,14 @@ import {
   WalkStatus,
 } from '@hvsim/cpu-core';
 import { NestedAccess, NestedMmu, type NestedStage, TranslateStatus, Translation } from '@hvsim/mmu-nested';
-import { PagingStructureCache, skylakeTlb, TlbHierarchy, WalkEntry } from '@hvsim/tlb-tagged';
+import {
+  PagingStructureCache,
+  skylakeTlb,
+  TlbHierarchy,
+  PageSize as TlbPageSize,
+  TranslationCache,
+  WalkEntry,
+} from '@hvsim/tlb-tagged';
 import { NptStage } from '@hvsim/vendor-amd';
 import { EptBuilder, EptStage } from '@hvsim/vendor-intel';
 import fc from 'fast-check';
@@ -152,10 +159,11 @@ function copyMemory(from: PhysicalMemory): PhysicalMemory {
   return to;
 }
 
-function stageFor(world: World, memory: PhysicalMemory): NestedStage {
+function stageFor(world: World, memory: PhysicalMemory, walkCache?: PagingStructureCache): NestedStage {
+  const cache = walkCache === undefined ? {} : { walkCache };
   return world.vendor === 'amd'
-    ? new NptStage(memory, { nestedCr3: world.nestedRoot })
-    : new EptStage(memory, { eptp: world.nestedRoot, capabilities: { executeOnly: true } });
+    ? new NptStage(memory, { nestedCr3: world.nestedRoot, ...cache })
+    : new EptStage(memory, { eptp: world.nestedRoot, capabilities: { executeOnly: true }, ...cache });
 }
 
 function guestState(world: World): CpuState {
@@ -205,7 +213,7 @@ function reference(world: World, memory: PhysicalMemory) {
   };
 }
 
-/** A TLB hierarchy (Skylake-class) and a walk cache for every kind of upper-level entry. */
+/** A TLB hierarchy (Skylake-class), a walk cache for every kind of upper-level entry, and a nested TLB. */
 function caches() {
   const tlb = new TlbHierarchy(skylakeTlb.config);
   const walkCache = new PagingStructureCache(
@@ -220,7 +228,26 @@ function caches() {
     },
     tlb.tags,
   );
-  return { tlb, walkCache };
+  const nestedTlb = new TranslationCache(
+    {
+      name: 'nested TLB',
+      entries: 16,
+      ways: 4,
+      pageSizes: [TlbPageSize.Size4K, TlbPageSize.Size2M, TlbPageSize.Size1G],
+    },
+    tlb.tags,
+  );
+  const nestedWalkCache = new PagingStructureCache(
+    {
+      levels: [
+        { kind: WalkEntry.Pde, entries: 16, ways: 4 },
+        { kind: WalkEntry.Pdpte, entries: 4, ways: 4 },
+        { kind: WalkEntry.Pml4e, entries: 2, ways: 2 },
+      ],
+    },
+    tlb.tags,
+  );
+  return { tlb, walkCache, nestedTlb, nestedWalkCache };
 }
 
 /** The outcome without the guest-physical address, which a TLB hit does not know. */

@@ -26,6 +26,7 @@ class OffsetStage implements NestedStage {
   trace: WalkTrace | null = null;
   readonly fault = new NestedFault();
   readonly guestPdptesOnDemand = true;
+  readonly tableUpdateChecksWrite = false;
   pageShift = 21;
   perms = Perm.Write | Perm.Execute | Perm.Dirty;
   references = 1;

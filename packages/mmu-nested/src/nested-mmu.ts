@@ -7,10 +7,13 @@ import {
   Perm,
   type PhysicalMemory,
   type Privilege,
+  RefFlag,
+  Stage,
   type TablePort,
   WalkStatus,
   type WalkTrace,
 } from '@hvsim/cpu-core';
+import { pageSizeFromShift, type TlbOrganization } from '@hvsim/tlb-tagged';
 import type { MmuStrategy } from './mmu-strategy.js';
 import { finishOneStage, tlbHit } from './native-mmu.js';
 import { NestedAccess, type NestedStage } from './nested-stage.js';
@@ -27,19 +30,58 @@ class StagePort implements TablePort {
   references = 0;
   why: NestedAccess = NestedAccess.GuestTable;
   readonly stage: NestedStage;
+  /** The nested TLB, or null. */
+  nestedTlb: TlbOrganization | null = null;
+  nestedContext = 0;
+  trace: WalkTrace | null = null;
+  // The last locate() served by the nested TLB: its host-physical address and cached perms.
+  private hitAddress = -1;
+  private hitPerms = 0;
 
   constructor(stage: NestedStage) {
     this.stage = stage;
   }
 
   locate(address: number): number {
+    const tlb = this.nestedTlb;
+    this.hitAddress = -1;
+    if (tlb !== null && this.why === NestedAccess.GuestTable) {
+      const vpn = Math.floor(address / 4096);
+      const page = tlb.lookup(this.nestedContext, vpn, AccessKind.Read, 0);
+      if (page >= 0) {
+        this.hitAddress = page + (address % 4096);
+        this.hitPerms = tlb.hitPerms;
+        // The nested walk this hit saved, recorded as one cached reference.
+        this.trace?.push(Stage.Nested, 0, this.hitAddress, 0, 0, RefFlag.Cached);
+        return this.hitAddress;
+      }
+    }
     const hpa = this.stage.translate(address, this.why, AccessKind.Read, 0);
     this.references += this.stage.references;
+    if (hpa >= 0 && tlb !== null && this.why === NestedAccess.GuestTable) {
+      // Cached from a guest-table translation that succeeded, so a hit grants exactly that access.
+      const shift = Math.min(this.stage.pageShift, 30);
+      const size = 2 ** shift;
+      tlb.fill(
+        this.nestedContext,
+        Math.floor(address / 4096),
+        AccessKind.Read,
+        pageSizeFromShift(shift),
+        hpa - (hpa % size),
+        this.stage.perms,
+      );
+    }
     return hpa;
   }
 
   locateForUpdate(address: number): number {
-    return this.stage.translateForUpdate(address);
+    if (this.hitAddress < 0) return this.stage.translateForUpdate(address);
+    if (!this.stage.tableUpdateChecksWrite || (this.hitPerms & Perm.Write) !== 0) return this.hitAddress;
+    // The cached mapping does not show the write allowed: walk for real so the stage decides and
+    // reports the fault exactly (Intel SDM vol. 3C §29.3.3.2).
+    const hpa = this.stage.translate(address, this.why, AccessKind.Read, 0);
+    this.references += this.stage.references;
+    return hpa < 0 ? hpa : this.stage.translateForUpdate(address);
   }
 }
 
@@ -71,6 +113,7 @@ export class NestedMmu implements MmuStrategy {
     this.state = guest;
     this.stage = stage;
     this.port = new StagePort(stage);
+    this.port.nestedTlb = this.caches?.nestedTlb ?? null;
     this.walker = new PageWalker(memory, guest, { port: this.port });
     this.walker.pdptesOnDemand = stage.guestPdptesOnDemand;
   }
@@ -81,6 +124,7 @@ export class NestedMmu implements MmuStrategy {
   set trace(trace: WalkTrace | null) {
     this.walker.trace = trace;
     this.stage.trace = trace;
+    this.port.trace = trace;
   }
 
   /**
@@ -123,6 +167,7 @@ export class NestedMmu implements MmuStrategy {
       if (hit >= 0) return tlbHit(out, Number.NaN, hit, caches);
     }
     this.port.references = 0;
+    if (caches !== null) this.port.nestedContext = caches.nestedContext;
     stage.begin(lo, hi);
     const status =
       caches === null

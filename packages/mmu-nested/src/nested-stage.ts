@@ -79,6 +79,13 @@ export interface NestedStage {
    * allows them, Dirty when a write needs no nested dirty-bit update (set, or the format has none).
    */
   readonly perms: number;
+  /**
+   * Whether the guest's accessed/dirty update of a guest table entry is a separate write the stage
+   * must allow (Intel EPT without accessed/dirty flags, SDM vol. 3C §29.3.3.2) rather than part of a
+   * table access that was already a write (AMD NPT §15.25.5; EPT with EPTP bit 6). A nested TLB hit
+   * for a guest table page can only serve the update when its cached permissions include Write.
+   */
+  readonly tableUpdateChecksWrite: boolean;
   /** Memory references the last translation made. */
   readonly references: number;
   /** Starts a guest access: the linear address the stage reports with its faults. */

@@ -36,6 +36,11 @@ export interface MmuCaches {
    * entry's nested walk: the saving Bhargava et al. (ASPLOS 2008) measure.
    */
   readonly walkCache?: PagingStructureCache;
+  /**
+   * Under nesting: caches guest-physical to host-physical translations of guest page-table pages, so a
+   * guest entry's address skips its nested walk (the nested TLB of Bhargava et al., ASPLOS 2008).
+   */
+  readonly nestedTlb?: TlbOrganization;
 }
 
 /** The walk-cache kind of the entry at `level` in paging mode `mode`, or -1 where none is cached. */
@@ -66,8 +71,11 @@ function kindOf(mode: number, level: number, pdptesOnDemand: boolean): number {
 export class TranslationCaches {
   readonly tlb: TlbOrganization | null;
   readonly walkCache: PagingStructureCache | null;
+  readonly nestedTlb: TlbOrganization | null;
   /** The context handle lookups and fills use (see `setContext`). */
   context = 0;
+  /** The guest-physical context handle of the nested TLB (see `setContext`). */
+  nestedContext = 0;
   /** Walk-cache lookups that let a walk start below the root. */
   walkCacheHits = 0;
   /**
@@ -76,13 +84,19 @@ export class TranslationCaches {
    */
   readonly twoStage: boolean;
 
-  constructor(caches: MmuCaches = {}, twoStage = false) {
+  /** The stage whose walk this caches, for the references it records as saved. */
+  readonly stage: Stage;
+
+  constructor(caches: MmuCaches = {}, twoStage = false, stage: Stage = Stage.Guest) {
     this.twoStage = twoStage;
+    this.stage = stage;
     this.tlb = caches.tlb ?? null;
     this.walkCache = caches.walkCache ?? null;
-    if (this.tlb !== null && this.walkCache !== null && this.tlb.tags !== this.walkCache.tags) {
+    this.nestedTlb = caches.nestedTlb ?? null;
+    const tags = [this.tlb?.tags, this.walkCache?.tags, this.nestedTlb?.tags].filter((t) => t !== undefined);
+    if (tags.some((t) => t !== tags[0])) {
       throw new RangeError(
-        'the TLB and the walk cache must share one TagTable so a context handle means the same in both',
+        'the TLB, walk cache and nested TLB must share one TagTable so a context handle means the same in all',
       );
     }
     this.setContext(0, 0);
@@ -90,9 +104,11 @@ export class TranslationCaches {
 
   /** Enters an address space: `asid` (ASID/VPID, 0 for the host) and the PCID (0 without PCIDs). */
   setContext(asid: number, pcid: number, nestedRoot?: number): void {
-    const tags = this.tlb?.tags ?? this.walkCache?.tags;
+    const tags = this.tlb?.tags ?? this.walkCache?.tags ?? this.nestedTlb?.tags;
     if (tags === undefined) return;
     this.context = nestedRoot === undefined ? tags.context(asid, pcid) : tags.context(asid, pcid, nestedRoot);
+    this.nestedContext =
+      nestedRoot === undefined ? tags.nestedContext(asid) : tags.nestedContext(asid, nestedRoot);
   }
 
   /** The Perm requirement of an access under the current CPU state (see the class comment). */
@@ -149,7 +165,7 @@ export class TranslationCaches {
     const level = walkEntryLevel[cache.hitKind] - 1;
     if (trace !== null) {
       const top = topLevel(state.mode, walker.pdptesOnDemand);
-      for (let l = top; l > level; l--) trace.push(Stage.Guest, l, Number.NaN, 0, 0, RefFlag.Cached);
+      for (let l = top; l > level; l--) trace.push(this.stage, l, Number.NaN, 0, 0, RefFlag.Cached);
     }
     return walker.walkFrom(lo, hi, access, privilege, level, table, cache.hitPerms, out);
   }
@@ -183,7 +199,7 @@ export class TranslationCaches {
     }
     const tlb = this.tlb;
     if (tlb !== null) {
-      const shift = pageShift > 30 ? 30 : pageShift;
+      const shift = Math.min(pageShift, 30);
       const size = 2 ** shift;
       tlb.fill(
         this.context,

@@ -13,7 +13,14 @@ import {
   WalkStatus,
   type WalkTrace,
 } from '@hvsim/cpu-core';
-import { NestedAccess, NestedFault, NestedFaultKind, type NestedStage } from '@hvsim/mmu-nested';
+import {
+  NestedAccess,
+  NestedFault,
+  NestedFaultKind,
+  type NestedStage,
+  TranslationCaches,
+} from '@hvsim/mmu-nested';
+import type { PagingStructureCache } from '@hvsim/tlb-tagged';
 
 const TWO_32 = 4294967296;
 
@@ -46,6 +53,13 @@ export interface NptStageOptions {
   readonly host?: HostPagingState;
   /** Whether 1 GiB pages are supported in the nested tables (default true). */
   readonly gigabytePages?: boolean;
+  /**
+   * A walk cache for the nested dimension (Bhargava et al., ASPLOS 2008: the page walk cache
+   * extended to nested entries), keyed by guest-physical page numbers under `nestedContext`.
+   */
+  readonly walkCache?: PagingStructureCache;
+  /** The context handle the walk cache uses (default: `walkCache.tags.nestedContext(0)`). */
+  readonly nestedContext?: number;
 }
 
 /**
@@ -68,6 +82,7 @@ export interface NptStageOptions {
  */
 export class NptStage implements NestedStage {
   readonly guestPdptesOnDemand = true;
+  readonly tableUpdateChecksWrite = false;
   readonly fault = new NestedFault();
   pageShift = 12;
   perms = 0;
@@ -75,6 +90,7 @@ export class NptStage implements NestedStage {
   /** The host's paging state the nested walker runs on. */
   readonly hostState: CpuState;
   private readonly walker: PageWalker;
+  private readonly caches: TranslationCaches | null;
   private readonly result = new WalkResult();
   private lastHostPhysical = -1;
   private traceRef: WalkTrace | null = null;
@@ -101,6 +117,14 @@ export class NptStage implements NestedStage {
       gigabytePages: options.gigabytePages ?? true,
     });
     this.walker.pdptesOnDemand = true;
+    const walkCache = options.walkCache;
+    if (walkCache === undefined) {
+      this.caches = null;
+    } else {
+      this.caches = new TranslationCaches({ walkCache }, false, Stage.Nested);
+      this.caches.nestedContext = options.nestedContext ?? walkCache.tags.nestedContext(0);
+      this.caches.context = this.caches.nestedContext;
+    }
   }
 
   get trace(): WalkTrace | null {
@@ -121,9 +145,26 @@ export class NptStage implements NestedStage {
     // Guest page-table walks are data writes at the nested level, even for a code read (§15.25.5).
     const kind = why === NestedAccess.Final ? access : AccessKind.Write;
     const result = this.result;
-    const status = this.walker.walk(lo, hi, kind, Privilege.User, result);
+    const caches = this.caches;
+    const status =
+      caches === null
+        ? this.walker.walk(lo, hi, kind, Privilege.User, result)
+        : caches.walk(this.walker, lo, hi, kind, Privilege.User, result, this.traceRef);
     this.references = result.references;
     if (status === WalkStatus.Ok) {
+      if (caches !== null) {
+        caches.fill(
+          lo,
+          hi,
+          kind,
+          this.hostState,
+          result,
+          true,
+          result.physical,
+          result.pageShift,
+          result.perms,
+        );
+      }
       this.pageShift = result.pageShift;
       this.perms = result.perms & (Perm.Write | Perm.Execute | Perm.Dirty);
       this.lastHostPhysical = result.physical;

@@ -1,5 +1,6 @@
-import { AccessKind, Perm, type PhysicalMemory, Stage, type WalkTrace } from '@hvsim/cpu-core';
+import { AccessKind, Perm, type PhysicalMemory, RefFlag, Stage, type WalkTrace } from '@hvsim/cpu-core';
 import { NestedAccess, NestedFault, NestedFaultKind, type NestedStage } from '@hvsim/mmu-nested';
+import { type PagingStructureCache, WalkEntry, walkEntryLevel } from '@hvsim/tlb-tagged';
 
 /*
  * Intel extended page tables as a second stage (Intel SDM vol. 3C §29.3, "The Extended Page Table
@@ -106,7 +107,26 @@ export interface EptStageOptions {
   /** The EPT pointer (VMCS field 0x201A). */
   readonly eptp: bigint | number;
   readonly capabilities?: EptCapabilities;
+  /**
+   * A walk cache for EPT's upper-level entries (Intel SDM vol. 3C §29.4: "guest-physical mappings"
+   * of paging-structure entries; Bhargava et al., ASPLOS 2008), keyed by guest-physical page numbers.
+   */
+  readonly walkCache?: PagingStructureCache;
+  /** Its context handle (default: `walkCache.tags.nestedContext(ASID_NONE, root)`-style untagged: `nestedContext(0)`). */
+  readonly nestedContext?: number;
 }
+
+/** Packs EPT rights (R, W, X, user-execute bit 10) into a walk cache's 8-bit perms field. */
+function packRights(rights: number): number {
+  return (rights & 7) | ((rights & USER_X) !== 0 ? 8 : 0);
+}
+
+function unpackRights(perms: number): number {
+  return (perms & 7) | ((perms & 8) !== 0 ? USER_X : 0);
+}
+
+/** The walk-cache kind of an EPT entry at `level` that references a table. */
+const EPT_KIND = [-1, -1, WalkEntry.Pde, WalkEntry.Pdpte, WalkEntry.Pml4e, WalkEntry.Pml5e];
 
 /**
  * Intel EPT as a second stage (Intel SDM vol. 3C §29.3):
@@ -128,6 +148,7 @@ export interface EptStageOptions {
  */
 export class EptStage implements NestedStage {
   readonly guestPdptesOnDemand = false;
+  readonly tableUpdateChecksWrite: boolean;
   readonly fault = new NestedFault();
   pageShift = 12;
   perms = 0;
@@ -147,12 +168,18 @@ export class EptStage implements NestedStage {
   private lastGuestPhysical = -1;
   private lastRights = 0;
   private lastLevel = 0;
+  private readonly walkCache: PagingStructureCache | null;
+  private readonly cacheContext: number;
+  // The table consulted and the rights accumulated at each level of the current walk (for fills).
+  private readonly levelTable = new Float64Array(6);
+  private readonly levelRights = new Uint16Array(6);
 
   constructor(memory: PhysicalMemory, options: EptStageOptions) {
     const capabilities = options.capabilities ?? {};
     const decoded = decodeEptp(BigInt(options.eptp), memory.maxPhysicalAddressBits, capabilities);
     if (typeof decoded === 'string') throw new RangeError(`invalid EPTP: ${decoded}`);
     this.pointer = decoded;
+    this.tableUpdateChecksWrite = !decoded.accessedDirty;
     this.memory = memory;
     this.executeOnly = capabilities.executeOnly ?? true;
     this.modeBasedExecute = capabilities.modeBasedExecute ?? false;
@@ -160,6 +187,8 @@ export class EptStage implements NestedStage {
     this.gigabytePages = capabilities.gigabytePages ?? true;
     const m = memory.maxPhysicalAddressBits;
     this.physHiReserved = (0xf_ffff & ~((1 << (m - 32)) - 1)) >>> 0;
+    this.walkCache = options.walkCache ?? null;
+    this.cacheContext = options.nestedContext ?? this.walkCache?.tags.nestedContext(0) ?? 0;
   }
 
   begin(linearLo: number, linearHi: number): void {
@@ -191,7 +220,23 @@ export class EptStage implements NestedStage {
     let table = this.pointer.root;
     let rights = R | W | X | USER_X;
     let references = 0;
-    for (let level: number = this.pointer.levels; level >= 1; level--) {
+    let startLevel: number = this.pointer.levels;
+    const cache = this.walkCache;
+    const vpn = hi * 1048576 + (lo >>> 12);
+    if (cache !== null) {
+      const cached = cache.lookup(this.cacheContext, vpn);
+      if (cached >= 0) {
+        const resume = walkEntryLevel[cache.hitKind] - 1;
+        if (trace !== null) {
+          for (let l = startLevel; l > resume; l--)
+            trace.push(Stage.Nested, l, Number.NaN, 0, 0, RefFlag.Cached);
+        }
+        startLevel = resume;
+        table = cached;
+        rights = unpackRights(cache.hitPerms);
+      }
+    }
+    for (let level = startLevel; level >= 1; level--) {
       const index =
         level === 1
           ? (lo >>> 12) & 511
@@ -218,6 +263,8 @@ export class EptStage implements NestedStage {
         return this.misconfiguration(guestPhysical, why, level);
       }
       rights &= elo;
+      this.levelTable[level] = table;
+      this.levelRights[level] = rights;
       if (!leaf) {
         if (ad && (elo & ACCESSED) === 0) {
           memory.writeWord(address, (elo | ACCESSED) >>> 0);
@@ -257,6 +304,18 @@ export class EptStage implements NestedStage {
       if ((rights & X) !== 0 && (!this.modeBasedExecute || (rights & USER_X) !== 0)) perms |= Perm.Execute;
       if (!ad || (entryLo & DIRTY) !== 0) perms |= Perm.Dirty;
       this.perms = perms;
+      if (cache !== null) {
+        // Cache each upper-level entry this walk read: the table it references and the rights so far.
+        for (let l = startLevel; l > level; l--) {
+          cache.fill(
+            this.cacheContext,
+            vpn,
+            EPT_KIND[l] as WalkEntry,
+            this.levelTable[l - 1],
+            packRights(this.levelRights[l]),
+          );
+        }
+      }
       if (why === NestedAccess.GuestTable) {
         this.lastGuestPhysical = guestPhysical;
         this.lastHostPhysical = hostPhysical;
