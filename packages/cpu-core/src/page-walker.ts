@@ -184,10 +184,18 @@ export class PageWalker {
     // Canonical: bits 63:47 (63:56 with LA57) all equal (SDM vol. 1 §3.3.7.1; #GP(0), SDM §6.15).
     const top = levels === 5 ? hi >> 24 : hi >> 15;
     if (top !== 0 && top !== -1 && this.canonicalCheck) return this.generalProtection(out);
-    const state = this.state;
-    const physHiReserved = this.longHiReserved | (state.nxe ? 0 : XD_HI);
+    // The loop keeps everything in locals and reads entries inline: one frame lookup per entry, no
+    // call per level (V8 keeps the whole loop in one optimized frame).
+    const memory = this.memory;
+    const identity = this.identity;
+    const trace = this.trace;
+    const nxe = this.state.nxe;
+    const physHiReserved = this.longHiReserved | (nxe ? 0 : XD_HI);
+    const tables = out.table;
+    const levelPerms = out.levelPerms;
     let table = startTable;
     let perms = startPerms;
+    let references = 0;
     for (let level = startLevel; level >= 1; level--) {
       const index =
         level === 1
@@ -200,40 +208,74 @@ export class PageWalker {
                 ? (hi >>> 7) & 511
                 : (hi >>> 16) & 511;
       const entryAddress = table + index * 8;
-      out.table[level] = table;
-      if (!this.fetch64(entryAddress, level, out)) return this.portFault(level, out);
-      const elo = this.lo;
-      const ehi = this.hi;
-      if ((elo & P) === 0) return this.pageFault(0, level, lo, hi, access, privilege, out);
+      tables[level] = table;
+      const hpa = identity ? entryAddress : this.portRef.locate(entryAddress, level);
+      if (hpa < 0) {
+        out.references = references;
+        return this.portFault(level, out);
+      }
+      const elo = memory.readPair(hpa);
+      const ehi = memory.pairHi;
+      references++;
+      out.entryLo[level] = elo;
+      out.entryHi[level] = ehi;
+      const ref = trace === null ? -1 : trace.push(this.stage, level, hpa, elo, ehi);
+      if ((elo & P) === 0) {
+        out.references = references;
+        return this.pageFault(0, level, lo, hi, access, privilege, out);
+      }
       const isLarge = (elo & PS) !== 0 && (level === 2 || level === 3);
       let reserved = ehi & physHiReserved;
       if (level >= 4) reserved |= elo & PS;
       else if (isLarge)
         reserved |= level === 3 ? (this.gigabytePages ? elo & 0x3fff_e000 : PS) : elo & 0x001f_e000;
-      if (reserved !== 0)
+      if (reserved !== 0) {
+        out.references = references;
         return this.pageFault(PfError.P | PfError.RSVD, level, lo, hi, access, privilege, out);
+      }
       if ((elo & RW) === 0) perms &= ~Perm.Write;
       if ((elo & US) === 0) perms &= ~Perm.User;
-      if (state.nxe && (ehi & XD_HI) !== 0) perms &= ~Perm.Execute;
-      out.levelPerms[level] = perms;
+      if (nxe && (ehi & XD_HI) !== 0) perms &= ~Perm.Execute;
+      levelPerms[level] = perms;
+      this.lo = elo;
+      this.hi = ehi;
+      this.ref = ref;
       if (level === 1 || isLarge) {
-        // Protection key: bits 62:59 of the leaf (SDM vol. 3A §4.6.2).
-        const key = (ehi >>> 27) & 0xf;
-        out.protectionKey = key;
-        const fault = this.leafFault(perms, key, access, privilege);
-        if (fault !== 0) return this.pageFault(PfError.P | fault, level, lo, hi, access, privilege, out);
-        if (!this.setLeafFlags(entryAddress, level, access, out)) return this.portFault(level, out);
-        const shift = level === 1 ? 12 : level === 2 ? 21 : 30;
-        const frameLoMask = level === 1 ? 0xffff_f000 : level === 2 ? 0xffe0_0000 : 0xc000_0000;
-        const offset = level === 3 ? lo & 0x3fff_ffff : level === 2 ? lo & 0x1f_ffff : lo & 0xfff;
-        out.physical = (this.hi & 0xf_ffff) * TWO_32 + ((this.lo & frameLoMask) >>> 0) + offset;
-        return this.ok(shift, perms, level, out);
+        out.references = references;
+        return this.longLeaf(entryAddress, level, lo, hi, perms, access, privilege, out);
       }
-      if (!this.setAccessed(entryAddress, level, out)) return this.portFault(level, out);
+      if ((elo & A) === 0 && !this.writeBack(entryAddress, level, (elo | A) >>> 0, out)) {
+        out.references = references;
+        return this.portFault(level, out);
+      }
       table = (ehi & 0xf_ffff) * TWO_32 + ((elo & 0xffff_f000) >>> 0);
     }
     /* c8 ignore next */
     throw new Error('unreachable: a 4- or 5-level walk ends at level 1');
+  }
+
+  /** The leaf of a 4/5-level walk (in `this.lo`/`this.hi`): permissions, A/D, the physical address. */
+  private longLeaf(
+    entryAddress: number,
+    level: number,
+    lo: number,
+    hi: number,
+    perms: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: WalkResult,
+  ): WalkStatus {
+    // Protection key: bits 62:59 of the leaf (SDM vol. 3A §4.6.2).
+    const key = (this.hi >>> 27) & 0xf;
+    out.protectionKey = key;
+    const fault = this.leafFault(perms, key, access, privilege);
+    if (fault !== 0) return this.pageFault(PfError.P | fault, level, lo, hi, access, privilege, out);
+    if (!this.setLeafFlags(entryAddress, level, access, out)) return this.portFault(level, out);
+    const shift = level === 1 ? 12 : level === 2 ? 21 : 30;
+    const frameLoMask = level === 1 ? 0xffff_f000 : level === 2 ? 0xffe0_0000 : 0xc000_0000;
+    const offset = level === 3 ? lo & 0x3fff_ffff : level === 2 ? lo & 0x1f_ffff : lo & 0xfff;
+    out.physical = (this.hi & 0xf_ffff) * TWO_32 + ((this.lo & frameLoMask) >>> 0) + offset;
+    return this.ok(shift, perms, level, out);
   }
 
   /**
