@@ -126,14 +126,24 @@ export class TaggedStore {
   declare protected readonly stamps: Float64Array;
   declare protected readonly plruBits: Uint8Array;
   declare protected readonly plruSetBytes: number;
-  /** Tree-PLRU state as one word per set when the tree fits 32 node bits (null otherwise). */
+  /**
+   * Tree-PLRU state, one word per set, when the tree fits 32 node bits (up to 16 ways). Structures of
+   * other policies keep the words too and update them with no-op masks (see `touch`).
+   */
   declare private readonly plruWords: Int32Array;
   declare private readonly plruPacked: boolean;
+  /** Per entry: the bits of its set's PLRU word a use keeps, and the bits it sets (-1 and 0: no-op). */
+  declare private readonly plruKeep: Int32Array;
+  declare private readonly plruSet: Int32Array;
+  /** Tree-PLRU whose tree does not fit one word: updated by walking the byte tree. */
+  declare private readonly plruLoop: boolean;
+  /** Fill times, for FIFO (hits do not change them). */
+  declare private readonly fillStamps: Float64Array;
   /** Per way: the node bits on its path, and the values a use of it writes there. */
   declare private readonly plruPathMask: Int32Array;
   declare private readonly plruPathBits: Int32Array;
   declare private readonly plruScratch: Uint8Array;
-  /** Per-set use clocks of LRU and FIFO: a shared clock would chain every hit through one memory cell. */
+  /** Per-set clocks of the use and fill stamps: a shared clock would chain every hit through one memory cell. */
   declare protected readonly setClock: Float64Array;
   /**
    * Hits of each live entry by access kind (index entry * 4 + access). Counting per entry keeps hits
@@ -186,7 +196,11 @@ export class TaggedStore {
     const packed = this.plruSetBytes > 0 && this.plruSetBytes <= 32;
     this.plruBits = new Uint8Array(packed ? 0 : this.plruSetBytes * this.sets);
     this.plruPacked = packed;
-    this.plruWords = new Int32Array(packed ? this.sets : 0);
+    this.plruLoop = this.policyId === PolicyCode.TreePlru && !packed;
+    this.plruWords = new Int32Array(this.sets);
+    this.plruKeep = new Int32Array(n).fill(-1);
+    this.plruSet = new Int32Array(n);
+    this.fillStamps = new Float64Array(n);
     this.plruPathMask = new Int32Array(this.ways);
     this.plruPathBits = new Int32Array(this.ways);
     this.plruScratch = new Uint8Array(this.plruSetBytes);
@@ -203,6 +217,10 @@ export class TaggedStore {
             this.plruPathBits[w] |= zeros[n] << n;
           }
         }
+      }
+      for (let e = 0; e < n; e++) {
+        this.plruKeep[e] = ~this.plruPathMask[e % this.ways];
+        this.plruSet[e] = this.plruPathBits[e % this.ways];
       }
     }
     if (!Number.isInteger(layout.seed)) throw new RangeError(`${layout.name}: seed must be an integer`);
@@ -228,23 +246,21 @@ export class TaggedStore {
     return this.setOf(pn) * this.ways;
   }
 
-  /** Records a hit of entry `e` of set `set` in the replacement state. */
+  /**
+   * Records a hit of entry `e` of set `set` in the replacement state. Branch-free for every policy
+   * but tree-PLRU beyond 16 ways: the use stamp (read by LRU only) and the word update (a one-mask
+   * tree-PLRU update, a no-op for other policies) cost less than dispatching on the policy in the
+   * inlined hit path (measured: PLRU hits 6.6x -> 4.8x the baseline loop).
+   */
   protected touch(set: number, e: number): void {
-    const p = this.policyId;
-    if (p === PolicyCode.Lru) this.stamps[e] = ++this.setClock[set];
-    else if (p === PolicyCode.TreePlru) this.plruUse(set, e - set * this.ways);
+    this.stamps[e] = ++this.setClock[set];
+    this.plruWords[set] = (this.plruWords[set] & this.plruKeep[e]) | this.plruSet[e];
+    if (this.plruLoop) this.plruUse(set, e - set * this.ways);
   }
 
-  /**
-   * Records a use of `way` in the set's tree. Trees of up to 16 ways fit one 32-bit word per set: a
-   * use is then one masked update with the way's precomputed path (saves the tree walk on hits).
-   */
+  /** Records a use of `way` in a tree too large for one word, by walking its byte tree. */
   private plruUse(set: number, way: number): void {
-    if (this.plruPacked) {
-      this.plruWords[set] = (this.plruWords[set] & ~this.plruPathMask[way]) | this.plruPathBits[way];
-    } else {
-      plruTouch(this.plruBits, set * this.plruSetBytes, this.ways, way);
-    }
+    plruTouch(this.plruBits, set * this.plruSetBytes, this.ways, way);
   }
 
   /** The victim way of `set` under tree-PLRU. */
@@ -257,9 +273,8 @@ export class TaggedStore {
 
   /** Records a fill of entry `e` of set `set` in the replacement state. */
   private touchFill(set: number, e: number): void {
-    const p = this.policyId;
-    if (p === PolicyCode.Lru || p === PolicyCode.Fifo) this.stamps[e] = ++this.setClock[set];
-    else if (p === PolicyCode.TreePlru) this.plruUse(set, e - set * this.ways);
+    this.touch(set, e);
+    this.fillStamps[e] = this.stamps[e];
   }
 
   /** The entry a fill into `set` goes to: the lowest invalid way, else the policy's victim. */
@@ -274,9 +289,10 @@ export class TaggedStore {
         this.rng[0] = xorshift32(this.rng[0]);
         return base + (this.rng[0] % ways);
       default: {
-        // LRU and FIFO: the smallest stamp (last use, or fill time).
+        // LRU: the oldest use; FIFO: the oldest fill.
+        const t = this.policyId === PolicyCode.Fifo ? this.fillStamps : this.stamps;
         let victim = base;
-        for (let e = base + 1; e < base + ways; e++) if (this.stamps[e] < this.stamps[victim]) victim = e;
+        for (let e = base + 1; e < base + ways; e++) if (t[e] < t[victim]) victim = e;
         return victim;
       }
     }
