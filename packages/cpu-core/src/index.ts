@@ -22,6 +22,7 @@ export {
   PageSize,
   PageTableBuilder,
   PteFlag,
+  type WordMemory,
 } from './page-table-builder.js';
 /** One-dimensional page walks for every paging mode, and the PAE PDPTE load (SDM vol. 3A §4.3-4.5). */
 export {

@@ -1,6 +1,13 @@
 import { linearFromBigInt } from './linear-address.js';
 import { PagingMode } from './paging-mode.js';
-import type { PhysicalMemory } from './physical-memory.js';
+/**
+ * What the builder needs of a memory: 32-bit words at 4-byte-aligned addresses. `PhysicalMemory` is
+ * one; a hypervisor's view of a guest's physical memory (written through the nested mapping) is another.
+ */
+export interface WordMemory {
+  readWord(address: number): number;
+  writeWord(address: number, value: number): void;
+}
 
 const TWO_32 = 4294967296;
 
@@ -78,10 +85,10 @@ export class PageTableBuilder {
   /** Physical address of the root table (what CR3 points to; for PAE the 32-byte PDPT). */
   readonly root: number;
   readonly mode: PagingMode;
-  private readonly memory: PhysicalMemory;
+  private readonly memory: WordMemory;
   private readonly allocate: () => number;
 
-  constructor(memory: PhysicalMemory, mode: PagingMode, allocate: () => number) {
+  constructor(memory: WordMemory, mode: PagingMode, allocate: () => number) {
     if (mode === PagingMode.None) throw new RangeError('no page tables exist without paging');
     this.memory = memory;
     this.mode = mode;
@@ -153,6 +160,20 @@ export class PageTableBuilder {
       return;
     }
     this.write(address, physical, flags, hiFlags);
+  }
+
+  /**
+   * Removes the mapping of the page at `linear` of `size` (default 4 KiB): its leaf entry becomes not
+   * present. Returns whether a present leaf was cleared. Tables are kept. The caller invalidates
+   * whatever caches hold the translation (INVLPG, INVLPGA, INVEPT…), as software must.
+   */
+  unmap(linear: number | bigint, size: PageSize = PageSize.Size4K): boolean {
+    const address = this.entryAddress(linear, this.leafLevel(size));
+    if (address === null) return false;
+    const present = (this.memory.readWord(address) & PteFlag.P) !== 0;
+    this.memory.writeWord(address, 0);
+    if (this.entryBytes === 8) this.memory.writeWord(address + 4, 0);
+    return present;
   }
 
   /**

@@ -246,4 +246,25 @@ describe('PhysicalMemory: sparse frames', () => {
     expect(memory.read32(untouched * FRAME + 2)).toBe(0);
     expect(memory.touchedFrames).toBe(touched.size);
   });
+
+  it('zeroFrame clears a written frame and leaves untouched frames untouched', () => {
+    const memory = new PhysicalMemory();
+    memory.write32(0x5004, 0xdead_beef);
+    memory.write32(0x6000, 7);
+    memory.zeroFrame(0x5fff);
+    expect(memory.read32(0x5004)).toBe(0);
+    expect(memory.read32(0x6000)).toBe(7);
+    memory.zeroFrame(0x9000);
+    expect(memory.touchedFrames).toBe(2);
+  });
+
+  it('copyFrame copies a written frame and zeroes the target for an untouched source', () => {
+    const memory = new PhysicalMemory();
+    memory.write32(0x1ffc, 0x1234_5678);
+    memory.write32(0x3000, 9);
+    memory.copyFrame(0x1000, 0x7000);
+    expect(memory.read32(0x7ffc)).toBe(0x1234_5678);
+    memory.copyFrame(0x9000, 0x3000);
+    expect(memory.read32(0x3000)).toBe(0);
+  });
 });

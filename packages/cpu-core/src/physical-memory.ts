@@ -130,6 +130,24 @@ export class PhysicalMemory {
     return this.words[i];
   }
 
+  /** Zeroes the 4 KiB frame holding `address` (nothing to do for a frame never written). */
+  zeroFrame(address: number): void {
+    const base = this.wordBase(Math.floor(address / FRAME_BYTES));
+    if (base >= 0) this.words.fill(0, base, base + FRAME_WORDS);
+  }
+
+  /** Copies the 4 KiB frame holding `from` over the frame holding `to` (nothing is written for an untouched source, which reads as zero; the target is zeroed). */
+  copyFrame(from: number, to: number): void {
+    const source = this.wordBase(Math.floor(from / FRAME_BYTES));
+    if (source < 0) {
+      this.zeroFrame(to);
+      return;
+    }
+    const target = this.wordBaseForWrite(Math.floor(to / FRAME_BYTES));
+    // wordBaseForWrite may have grown the pool: read through the current view.
+    this.words.copyWithin(target, source, source + FRAME_WORDS);
+  }
+
   /** Writes a 32-bit word at a 4-byte-aligned address (the walkers' accessed/dirty updates). */
   writeWord(address: number, value: number): void {
     const frame = Math.floor(address / FRAME_BYTES);

@@ -1,0 +1,94 @@
+import type { PhysicalMemory } from '@hvsim/cpu-core';
+import type { NestedFault, NestedStage } from '@hvsim/mmu-nested';
+import type { PagingStructureCache, TlbOrganization } from '@hvsim/tlb-tagged';
+
+/** The translation structures of one physical CPU, which the hypervisor hands to the extension. */
+export interface CpuTranslationCaches {
+  readonly tlb: TlbOrganization | null;
+  readonly walkCache: PagingStructureCache | null;
+  readonly nestedTlb: TlbOrganization | null;
+}
+
+/** Page sizes the hypervisor can back guest-physical memory with. */
+export type BackingPageSize = 0x1000 | 0x20_0000 | 0x4000_0000;
+
+/**
+ * A VM's nested tables (AMD NPT or Intel EPT) in host memory, built by the hypervisor. Guest-physical
+ * pages are mapped to host-physical ones readable, writable and executable.
+ */
+export interface NestedTables {
+  /** What the CPU is given: AMD nCR3, Intel EPTP. */
+  readonly pointer: bigint;
+  /** The root table's host-physical address (Intel's EP4TA; AMD's nCR3 address bits). */
+  readonly root: number;
+  /** Maps guest-physical `gpa` to host-physical `hpa` with a page of `size` (both aligned). */
+  map(gpa: number, hpa: number, size: BackingPageSize): void;
+  /** Removes the mapping of the page of `size` at `gpa`; returns whether one was present. */
+  unmap(gpa: number, size: BackingPageSize): boolean;
+}
+
+/** What a world switch into a guest must do to the TLBs, as the hypervisor decides it. */
+export const EntryFlush = {
+  /** Nothing: tagged translations of this guest survive. */
+  None: 0,
+  /** Flush this guest's translations (AMD TLB_CONTROL 3; Intel INVVPID single-context + INVEPT single-context). */
+  Guest: 1,
+  /** Flush everything (AMD TLB_CONTROL 1; Intel INVVPID all-context + INVEPT all-context). */
+  All: 2,
+} as const;
+export type EntryFlush = (typeof EntryFlush)[keyof typeof EntryFlush];
+
+/** A VM exit as the vendor reports it: the exit code (AMD EXITCODE, Intel basic exit reason) and its information. */
+export interface ExitReport {
+  /** AMD: #VMEXIT code (0x400 NPF…); Intel: basic exit reason (48 EPT violation…). */
+  readonly code: number;
+  /** A short name for counters and reports ("NPF", "EPT violation"…). */
+  readonly name: string;
+  /** AMD EXITINFO1 / Intel exit qualification. */
+  readonly info1: bigint;
+  /** AMD EXITINFO2 / Intel guest-physical address. */
+  readonly info2: bigint;
+  /** Whether the hypervisor can resolve it by backing the guest-physical page (a not-present nested entry). */
+  readonly missingMapping: boolean;
+}
+
+/**
+ * The extension interface the hypervisor depends on; `@hvsim/vendor-amd` (SVM) and
+ * `@hvsim/vendor-intel` (VMX) implement it. The hypervisor never imports a vendor package.
+ */
+export interface VirtualizationExtension {
+  readonly vendor: string;
+  /** Whether translations are tagged with address-space ids (ASIDs/VPIDs). Without tags every world switch flushes. */
+  readonly tagged: boolean;
+  /** Ids a physical CPU can hand to guests (AMD: number of ASIDs − 1, ASID 0 is the host's; Intel: 65535 VPIDs). */
+  readonly idsPerCpu: number;
+  /** Creates a VM's nested tables in host memory, taking table frames from `allocate`. */
+  createNestedTables(memory: PhysicalMemory, allocate: () => number): NestedTables;
+  /** The second stage a vCPU of the VM translates through. */
+  createStage(memory: PhysicalMemory, tables: NestedTables): NestedStage;
+  /**
+   * The context handle under which a guest's combined translations are cached: the guest's id and,
+   * where the vendor tags by it (Intel EP4TA), the nested root.
+   */
+  guestContext(caches: CpuTranslationCaches, id: number, pcid: number, tables: NestedTables): number;
+  /**
+   * The context handle of the guest's guest-physical translations (nested TLB): AMD tags them by
+   * ASID (APM vol. 2 §15.25.1), Intel by EP4TA (SDM vol. 3C §29.4.1).
+   */
+  nestedContext(caches: CpuTranslationCaches, id: number, tables: NestedTables): number;
+  /** The world switch into a guest (VMRUN / VM entry) with the flush the hypervisor asks for. */
+  enterGuest(caches: CpuTranslationCaches, id: number, tables: NestedTables, flush: EntryFlush): void;
+  /** The world switch back to the host (#VMEXIT / VM exit). */
+  exitGuest(caches: CpuTranslationCaches, id: number): void;
+  /**
+   * Invalidates cached guest-physical translations of `tables` after the hypervisor changed them
+   * (Intel INVEPT single-context). Returns false where the vendor has no such operation and the next
+   * entry must flush the guest instead (AMD: INVLPGA takes guest-virtual addresses only, APM vol. 2
+   * §15.16.2).
+   */
+  invalidateNested(caches: CpuTranslationCaches, tables: NestedTables): boolean;
+  /** Invalidates one guest-linear page of guest `id` (INVLPGA / INVVPID individual-address). */
+  invalidatePage(caches: CpuTranslationCaches, id: number, linear: number): void;
+  /** The exit a second-stage fault causes. */
+  exitOf(fault: NestedFault): ExitReport;
+}

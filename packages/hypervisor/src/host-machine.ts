@@ -1,0 +1,166 @@
+import { PhysicalMemory } from '@hvsim/cpu-core';
+import {
+  type PagingStructureCache,
+  type PagingStructureCacheConfig,
+  PagingStructureCache as Psc,
+  TagTable,
+  TlbHierarchy,
+  type TlbHierarchyConfig,
+  type TlbOrganization,
+  TranslationCache,
+  type TranslationCacheConfig,
+} from '@hvsim/tlb-tagged';
+import { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
+import type { BackingPageSize, CpuTranslationCaches, VirtualizationExtension } from './extension.js';
+import { IdAllocator } from './id-allocator.js';
+import { HypervisorStats } from './stats.js';
+import type { VirtualCpu } from './virtual-cpu.js';
+import { VirtualMachine, type VirtualMachineOptions } from './virtual-machine.js';
+
+/** The translation structures each physical CPU gets (all optional: none means every access walks). */
+export interface CpuCacheConfig {
+  /** A TLB hierarchy (a `tlbPresets` entry's `config`, or your own). */
+  readonly tlb?: TlbHierarchyConfig;
+  /** The guest walk's paging-structure cache. */
+  readonly walkCache?: PagingStructureCacheConfig;
+  /** The nested TLB (guest-physical to host-physical for guest table pages). */
+  readonly nestedTlb?: TranslationCacheConfig;
+}
+
+/** Options of a host machine. */
+export interface HostMachineOptions {
+  /** The vendor's virtualization extension (`@hvsim/vendor-amd` or `@hvsim/vendor-intel`). */
+  readonly extension: VirtualizationExtension;
+  /** Physical CPUs (default 1). */
+  readonly cpus?: number;
+  /** MAXPHYADDR of the host (default 48). */
+  readonly maxPhysicalAddressBits?: number;
+  /** The translation structures of each CPU. */
+  readonly caches?: CpuCacheConfig;
+  /** Ids a CPU hands out before it rolls over (default: all the extension offers). Small pools study id pressure. */
+  readonly idPoolSize?: number;
+  /** Use ASID/VPID tags (default: whether the extension has them). Without, every world switch flushes. */
+  readonly tagging?: boolean;
+  /** Cycle costs (default `defaultCosts`). */
+  readonly costs?: Partial<CostModel>;
+  /** Host-physical region the hypervisor allocates from (default 4 GiB to 1 TiB). */
+  readonly frames?: { readonly start: number; readonly end: number };
+}
+
+/** A physical CPU: its TLBs and walk caches, its id pool, and the vCPU it runs. */
+export class PhysicalCpu {
+  readonly index: number;
+  readonly caches: CpuTranslationCaches;
+  readonly ids: IdAllocator;
+  /** The vCPU in guest mode on this CPU, or null while the host runs. */
+  current: VirtualCpu | null = null;
+
+  constructor(index: number, caches: CpuTranslationCaches, ids: IdAllocator) {
+    this.index = index;
+    this.caches = caches;
+    this.ids = ids;
+  }
+}
+
+/**
+ * The host: host-physical memory, physical CPUs with their own translation caches, and the VMs.
+ * The hypervisor's policy (ids, fills, invalidations, shootdowns) lives here and in the VM and vCPU
+ * classes; what a world switch or an invalidation does to the TLBs comes from the extension.
+ */
+export class HostMachine {
+  readonly memory: PhysicalMemory;
+  readonly extension: VirtualizationExtension;
+  readonly cpus: readonly PhysicalCpu[];
+  readonly vms: VirtualMachine[] = [];
+  readonly stats = new HypervisorStats();
+  readonly costs: CostModel;
+  /** Whether translations are tagged by ASID/VPID (else every world switch flushes). */
+  readonly tagging: boolean;
+  /** The owner of each allocated host frame (4 KiB frame number to VM id; -1 for hypervisor tables). */
+  readonly frameOwner = new Map<number, number>();
+  private readonly free = new Map<number, number[]>();
+  private nextFrame: number;
+  private readonly framesEnd: number;
+
+  constructor(options: HostMachineOptions) {
+    const ext = options.extension;
+    this.extension = ext;
+    this.memory = new PhysicalMemory({ maxPhysicalAddressBits: options.maxPhysicalAddressBits ?? 48 });
+    this.costs = checkCosts({ ...defaultCosts, ...options.costs });
+    this.tagging = (options.tagging ?? ext.tagged) && ext.tagged;
+    const poolSize = options.idPoolSize ?? ext.idsPerCpu;
+    if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > ext.idsPerCpu) {
+      throw new RangeError(
+        `idPoolSize must be an integer from 1 to ${ext.idsPerCpu} (${ext.vendor}), got ${poolSize}`,
+      );
+    }
+    const count = options.cpus ?? 1;
+    if (!Number.isInteger(count) || count < 1)
+      throw new RangeError(`cpus must be a positive integer, got ${count}`);
+    const start = options.frames?.start ?? 2 ** 32;
+    const end = options.frames?.end ?? 2 ** 40;
+    if (start % 0x4000_0000 !== 0 || end <= start || end > this.memory.size) {
+      throw new RangeError('frames must be a 1 GiB-aligned region inside the host physical address space');
+    }
+    this.nextFrame = start;
+    this.framesEnd = end;
+    const cpus: PhysicalCpu[] = [];
+    for (let i = 0; i < count; i++)
+      cpus.push(new PhysicalCpu(i, buildCaches(options.caches), new IdAllocator(poolSize)));
+    this.cpus = cpus;
+  }
+
+  /** Creates a VM. */
+  createVm(options: VirtualMachineOptions): VirtualMachine {
+    const vm = new VirtualMachine(this, this.vms.length + 1, options);
+    this.vms.push(vm);
+    return vm;
+  }
+
+  /** Allocates a host-physical block of `size` bytes aligned to its size, owned by `owner` (a VM id, or -1). */
+  allocate(size: BackingPageSize | 0x1000, owner: number): number {
+    const reuse = this.free.get(size);
+    let address = reuse !== undefined && reuse.length > 0 ? (reuse.pop() as number) : -1;
+    if (address < 0) {
+      const aligned = Math.ceil(this.nextFrame / size) * size;
+      // Keep the bump pointer's gap usable for 4 KiB frames.
+      for (let a = this.nextFrame; a < aligned; a += 0x1000) this.pushFree(0x1000, a);
+      if (aligned + size > this.framesEnd) throw new RangeError('host memory exhausted');
+      address = aligned;
+      this.nextFrame = aligned + size;
+    }
+    for (let a = address; a < address + size; a += 0x1000) this.frameOwner.set(a / 0x1000, owner);
+    // Backing pages are handed out zeroed, as a hypervisor clears them before mapping.
+    for (let a = address; a < address + size; a += 0x1000) this.zero(a);
+    return address;
+  }
+
+  /** Returns a block to the allocator. */
+  release(address: number, size: BackingPageSize | 0x1000): void {
+    for (let a = address; a < address + size; a += 0x1000) this.frameOwner.delete(a / 0x1000);
+    this.pushFree(size, address);
+  }
+
+  private pushFree(size: number, address: number): void {
+    let list = this.free.get(size);
+    if (list === undefined) {
+      list = [];
+      this.free.set(size, list);
+    }
+    list.push(address);
+  }
+
+  private zero(frame: number): void {
+    this.memory.zeroFrame(frame);
+  }
+}
+
+function buildCaches(config: CpuCacheConfig | undefined): CpuTranslationCaches {
+  const tags = new TagTable();
+  const tlb: TlbOrganization | null = config?.tlb === undefined ? null : new TlbHierarchy(config.tlb, tags);
+  const walkCache: PagingStructureCache | null =
+    config?.walkCache === undefined ? null : new Psc(config.walkCache, tags);
+  const nestedTlb: TlbOrganization | null =
+    config?.nestedTlb === undefined ? null : new TranslationCache(config.nestedTlb, tags);
+  return { tlb, walkCache, nestedTlb };
+}

@@ -1,0 +1,30 @@
+/**
+ * @hvsim/hypervisor: a simulated hypervisor over @hvsim/mmu-nested and @hvsim/tlb-tagged. A host
+ * machine with physical CPUs and their TLBs, VMs whose guest-physical memory is backed through
+ * nested tables the hypervisor builds (on demand or up front, with 4 KiB, 2 MiB or 1 GiB pages), vCPUs
+ * scheduled on the CPUs with world switches, ASID/VPID pools with generations, exits, TLB shootdowns
+ * and a cost model. Vendor behaviour comes through `VirtualizationExtension`, which
+ * `@hvsim/vendor-amd` and `@hvsim/vendor-intel` implement.
+ */
+
+/** Cycle costs with their sources. */
+export { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
+/** The extension interface the vendors implement. */
+export {
+  type BackingPageSize,
+  type CpuTranslationCaches,
+  EntryFlush,
+  type ExitReport,
+  type NestedTables,
+  type VirtualizationExtension,
+} from './extension.js';
+/** The host machine and its physical CPUs. */
+export { type CpuCacheConfig, HostMachine, type HostMachineOptions, PhysicalCpu } from './host-machine.js';
+/** ASID/VPID pools with generations. */
+export { IdAllocator } from './id-allocator.js';
+/** What a run did, counted. */
+export { HypervisorStats } from './stats.js';
+/** vCPUs and guest accesses. */
+export { GuestAccess, VirtualCpu } from './virtual-cpu.js';
+/** VMs and their guest-physical memory. */
+export { VirtualMachine, type VirtualMachineOptions } from './virtual-machine.js';
