@@ -17,14 +17,6 @@ const PS = 0x80;
 const ACCESSED = 0x100; // bit 8
 const DIRTY = 0x200; // bit 9
 
-/** Basic exit reasons of EPT faults (Intel SDM vol. 3C Appendix C). */
-export const VmxExitReason = {
-  EptViolation: 48,
-  EptMisconfiguration: 49,
-  Invept: 50,
-  Invvpid: 53,
-} as const;
-
 /** Bits of the EPT-violation exit qualification (Intel SDM vol. 3C Table 28-7 / 27-7 in 2016). */
 export const EptQualification = {
   READ: 1 << 0,
