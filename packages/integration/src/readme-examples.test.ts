@@ -22,6 +22,10 @@ const readmes: Array<{ file: string; prints: string }> = [
     prints: '#VMEXIT(NPF): EXITINFO1 0x100000007, EXITINFO2 0x400000',
   },
   { file: 'packages/vendor-intel/README.md', prints: 'EPT violation: qualification 0x18a, GPA 0x400000' },
+  {
+    file: 'packages/hypervisor/README.md',
+    prints: 'TLB misses: 128 with ASIDs, 1280 without; tagging saves 1152',
+  },
 ];
 
 function firstTsBlock(markdown: string): string {

@@ -61,5 +61,7 @@ export {
 export { TlbLevel, type TlbLevelConfig } from './tlb-level.js';
 /** What an MMU sees of a TLB, and the lookup's miss results. */
 export { TLB_MISS, TLB_PERMISSION_MISS, type TlbOrganization } from './tlb-organization.js';
+/** The translation structures of one CPU, flushed together by control operations. */
+export { type Flushable, flushTargets, type TlbTargets } from './tlb-targets.js';
 /** One set-associative TLB structure of any geometry. */
 export { TranslationCache, type TranslationCacheConfig } from './translation-cache.js';

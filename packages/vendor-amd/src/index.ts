@@ -4,6 +4,8 @@
  * INVLPGA (APM vol. 2 §15.5, §15.16).
  */
 
+/** The TLB structures SVM control operations act on. */
+export type { TlbTargets } from '@hvsim/tlb-tagged';
 /** INVLPGA and the exceptions SVM instructions raise (APM vol. 2 §15.16.2, §15.4). */
 export {
   type InvlpgaOperands,
@@ -35,6 +37,8 @@ export {
   type SvmFeatureName,
   svmCpuid,
 } from './svm-capabilities.js';
+/** SVM as the hypervisor's extension (NPT, ASIDs, TLB_CONTROL, INVLPGA, #VMEXIT(NPF)). */
+export { SvmExtension, type SvmExtensionOptions } from './svm-extension.js';
 /** TLB_CONTROL on VMRUN (APM vol. 2 §15.16.1, Table 15-9). */
 export {
   applyTlbControl,
@@ -44,8 +48,6 @@ export {
   type TlbControlOutcome,
   tlbControlAction,
 } from './tlb-control.js';
-/** The TLB structures SVM control operations act on. */
-export type { TlbTargets } from './tlb-targets.js';
 /** The VMCB at the byte offsets of APM vol. 2 Appendix B. */
 export {
   crReadIntercept,

@@ -1,5 +1,5 @@
 import { Efer } from '@hvsim/cpu-core';
-import { flushTargets, type TlbTargets } from './tlb-targets.js';
+import { flushTargets, type TlbTargets } from '@hvsim/tlb-tagged';
 import { SvmIntercept, type Vmcb } from './vmcb.js';
 import { VmExitCode } from './vmexit-code.js';
 

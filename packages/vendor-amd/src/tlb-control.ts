@@ -1,5 +1,5 @@
+import { flushTargets, type TlbTargets } from '@hvsim/tlb-tagged';
 import { resolveSvmCapabilities, type SvmCapabilities } from './svm-capabilities.js';
-import { flushTargets, type TlbTargets } from './tlb-targets.js';
 
 /*
  * TLB_CONTROL (VMCB 05Ch), applied by VMRUN (AMD APM vol. 2 §15.16.1, Table 15-9). VMRUN reads the

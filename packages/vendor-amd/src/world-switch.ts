@@ -1,3 +1,4 @@
+import { flushTargets, type TlbTargets } from '@hvsim/tlb-tagged';
 import { DEFAULT_HOST_PAGING, type HostPagingState } from './npt-stage.js';
 import {
   type ResolvedSvmCapabilities,
@@ -5,7 +6,6 @@ import {
   type SvmCapabilities,
 } from './svm-capabilities.js';
 import { applyTlbControl, TlbControlAction, type TlbControlOutcome } from './tlb-control.js';
-import { flushTargets, type TlbTargets } from './tlb-targets.js';
 import type { Vmcb } from './vmcb.js';
 import { VMEXIT_INVALID } from './vmexit-code.js';
 import { type VmrunCheck, vmrunChecks } from './vmrun-checks.js';

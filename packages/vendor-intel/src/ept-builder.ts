@@ -73,6 +73,17 @@ export class EptBuilder {
     this.write(table + this.index(gpa, leafLevel) * 8, hpa, flags);
   }
 
+  /** Removes the mapping of the page of `size` at `gpa` (its leaf becomes not present); whether one was present. */
+  unmap(gpa: number, size: 0x1000 | 0x20_0000 | 0x4000_0000 = 0x1000): boolean {
+    const level = size === 0x1000 ? 1 : size === 0x20_0000 ? 2 : 3;
+    const address = this.entryAddress(gpa, level);
+    if (address === null) return false;
+    const present = (this.memory.readWord(address) & 7) !== 0;
+    this.memory.writeWord(address, 0);
+    this.memory.writeWord(address + 4, 0);
+    return present;
+  }
+
   /** Host-physical address of the entry for `gpa` at `level` (1 = PTE), or null where the walk stops earlier. */
   entryAddress(gpa: number, level: number): number | null {
     let table = this.root;

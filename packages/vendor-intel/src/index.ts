@@ -4,6 +4,8 @@
  * INVVPID (SDM vol. 3C chapters 25, 27, 29 and 31).
  */
 
+/** The TLB structures VMX control operations act on. */
+export type { TlbTargets } from '@hvsim/tlb-tagged';
 /** Builds EPT tables in host memory. */
 export { EptBuilder, EptFlag, type EptMapOptions } from './ept-builder.js';
 /** EPT: the EPTP check, the EPT walk with misconfigurations, violations and their exit qualification. */
@@ -27,8 +29,6 @@ export {
   isCanonical,
   type VmxMode,
 } from './invalidation.js';
-/** The TLB structures VMX control operations act on. */
-export type { TlbTargets } from './tlb-targets.js';
 /** The VM-entry checks on controls and guest state (SDM vol. 3C §27.2.1.1, §27.3.1). */
 export {
   effectiveSecondaryControls,
@@ -62,6 +62,8 @@ export {
 export { EntryControl, PinBasedControl, PrimaryControl, SecondaryControl } from './vmx-controls.js';
 /** Basic exit reasons (SDM vol. 3C Appendix C). */
 export { VM_ENTRY_FAILURE, VmxExitReason, vmxExitReasonName } from './vmx-exit-reason.js';
+/** VMX as the hypervisor's extension (EPT, VPIDs, INVEPT/INVVPID, EPT violations). */
+export { VmxExtension, type VmxExtensionOptions } from './vmx-extension.js';
 /** VMsucceed, VMfail and the VM-instruction error numbers (SDM vol. 3C §31.2, §31.4). */
 export { VmInstructionError, VmxFault, type VmxInstructionResult, vmfail } from './vmx-result.js';
 /** VM entries and exits: the current VPID and EP4TA, and the VPID-0 invalidation without VPIDs. */

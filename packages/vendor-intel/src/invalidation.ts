@@ -1,5 +1,5 @@
+import { flushTargets, type TlbTargets } from '@hvsim/tlb-tagged';
 import { decodeEptp } from './ept-stage.js';
-import { flushTargets, type TlbTargets } from './tlb-targets.js';
 import { resolveVmxCapabilities, type VmxCapabilities } from './vmx-capabilities.js';
 import { VmxExitReason } from './vmx-exit-reason.js';
 import { VmInstructionError, VmxFault, type VmxInstructionResult, vmfail } from './vmx-result.js';

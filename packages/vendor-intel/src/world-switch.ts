@@ -1,5 +1,5 @@
+import { flushTargets, type TlbTargets } from '@hvsim/tlb-tagged';
 import { decodeEptp } from './ept-stage.js';
-import { flushTargets, type TlbTargets } from './tlb-targets.js';
 import { effectiveSecondaryControls, type VmEntryCheck, vmEntryChecks } from './vm-entry-checks.js';
 import { type Vmcs, VmcsField } from './vmcs.js';
 import {

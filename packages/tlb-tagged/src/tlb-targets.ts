@@ -1,7 +1,8 @@
-import type { PagingStructureCache, TlbOrganization } from '@hvsim/tlb-tagged';
+import type { PagingStructureCache } from './paging-structure-cache.js';
+import type { TlbOrganization } from './tlb-organization.js';
 
 /**
- * The translation structures of one CPU that an SVM control operation acts on: the TLB (one
+ * The translation structures of one CPU that a control operation (TLB_CONTROL, INVLPGA, INVEPT, INVVPID, a world switch) acts on: the TLB (one
  * `TranslationCache` or a whole `TlbHierarchy`), the guest walk cache, and a nested TLB of
  * guest-physical translations. Each is optional; `null` is accepted too, so the `MmuCaches` of
  * `@hvsim/mmu-nested` and the hypervisor's per-CPU caches can be passed as they are.

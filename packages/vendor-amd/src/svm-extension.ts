@@ -1,0 +1,127 @@
+import { Efer, PageTableBuilder, PagingMode, type PhysicalMemory, PteFlag } from '@hvsim/cpu-core';
+import {
+  type BackingPageSize,
+  type CpuTranslationCaches,
+  EntryFlush,
+  type ExitReport,
+  type NestedTables,
+  type VirtualizationExtension,
+} from '@hvsim/hypervisor';
+import { type NestedFault, NestedFaultKind, type NestedStage } from '@hvsim/mmu-nested';
+import { invlpga } from './invlpga.js';
+import { DEFAULT_HOST_PAGING, type HostPagingState, NptStage, VMEXIT_NPF } from './npt-stage.js';
+import {
+  type ResolvedSvmCapabilities,
+  resolveSvmCapabilities,
+  type SvmCapabilities,
+} from './svm-capabilities.js';
+import { applyTlbControl, TlbControl } from './tlb-control.js';
+
+/** Nested tables in the host's 4-level format, every page user, writable and executable (NPT, APM vol. 2 §15.25). */
+class NptTables implements NestedTables {
+  readonly pointer: bigint;
+  readonly root: number;
+  private readonly builder: PageTableBuilder;
+
+  constructor(memory: PhysicalMemory, allocate: () => number) {
+    this.builder = new PageTableBuilder(memory, PagingMode.Level4, allocate);
+    this.root = this.builder.root;
+    this.pointer = BigInt(this.root);
+  }
+
+  map(gpa: number, hpa: number, size: BackingPageSize): void {
+    // Guest accesses are user accesses at the nested level (§15.25.5): the entries must be user pages.
+    this.builder.map(gpa, hpa, { size, flags: PteFlag.P | PteFlag.RW | PteFlag.US });
+  }
+
+  unmap(gpa: number, size: BackingPageSize): boolean {
+    return this.builder.unmap(gpa, size);
+  }
+}
+
+/** Options of the SVM extension. */
+export interface SvmExtensionOptions {
+  /** The SVM capabilities (number of ASIDs, FlushByAsid…; default a recent part). */
+  readonly capabilities?: SvmCapabilities;
+  /** The hypervisor's paging registers at VMRUN (default 4-level long mode with NXE). */
+  readonly host?: HostPagingState;
+}
+
+/**
+ * AMD SVM as the hypervisor's extension: NPT nested tables, ASIDs as tags, TLB_CONTROL on VMRUN
+ * (APM vol. 2 §15.16.1: 03h to flush a guest's ASID with FlushByAsid, else 01h), INVLPGA to invalidate a
+ * guest page (§15.16.2), and #VMEXIT(NPF) for nested faults (§15.25.6). SVM cannot invalidate cached
+ * translations by guest-physical address, so `invalidateNested` answers false and the hypervisor flushes
+ * the guest's ASID at its next VMRUN.
+ */
+export class SvmExtension implements VirtualizationExtension {
+  readonly vendor = 'amd';
+  readonly tagged: boolean;
+  readonly idsPerCpu: number;
+  readonly capabilities: ResolvedSvmCapabilities;
+  readonly host: HostPagingState;
+
+  constructor(options: SvmExtensionOptions = {}) {
+    this.capabilities = resolveSvmCapabilities(options.capabilities);
+    this.host = options.host ?? DEFAULT_HOST_PAGING;
+    this.tagged = this.capabilities.asidTagging;
+    // ASID 0 is the host's (APM vol. 2 §15.5.1): guests get 1 .. count - 1.
+    this.idsPerCpu = Math.max(1, this.capabilities.asidCount - 1);
+  }
+
+  createNestedTables(memory: PhysicalMemory, allocate: () => number): NestedTables {
+    return new NptTables(memory, allocate);
+  }
+
+  createStage(memory: PhysicalMemory, tables: NestedTables): NestedStage {
+    return new NptStage(memory, { nestedCr3: tables.pointer, host: this.host });
+  }
+
+  guestContext(caches: CpuTranslationCaches, id: number, pcid: number): number {
+    const tags = caches.tlb?.tags ?? caches.walkCache?.tags ?? caches.nestedTlb?.tags;
+    return tags === undefined ? 0 : tags.context(id, pcid);
+  }
+
+  nestedContext(caches: CpuTranslationCaches, id: number): number {
+    // Under nested paging an ASID tags a guest-physical address space (§15.25.1).
+    const tags = caches.nestedTlb?.tags ?? caches.tlb?.tags ?? caches.walkCache?.tags;
+    return tags === undefined ? 0 : tags.nestedContext(id);
+  }
+
+  enterGuest(caches: CpuTranslationCaches, id: number, _tables: NestedTables, flush: EntryFlush): void {
+    const value =
+      flush === EntryFlush.None
+        ? TlbControl.DoNotFlush
+        : flush === EntryFlush.Guest && this.capabilities.features.FlushByAsid
+          ? TlbControl.FlushGuest
+          : TlbControl.FlushAll;
+    applyTlbControl(value, id, caches, this.capabilities);
+  }
+
+  exitGuest(): void {
+    // #VMEXIT resets the current ASID to 0 (§15.6); tagged guest entries stay in the TLB.
+  }
+
+  invalidateNested(): boolean {
+    return false;
+  }
+
+  invalidatePage(caches: CpuTranslationCaches, id: number, linear: number): void {
+    const result = invlpga({ efer: Efer.SVME, cpl: 0, rax: BigInt(linear), ecx: id }, caches);
+    if (result.kind !== 'done')
+      throw new Error(`INVLPGA from the hypervisor failed: ${JSON.stringify(result)}`);
+  }
+
+  exitOf(fault: NestedFault): ExitReport {
+    if (fault.kind !== NestedFaultKind.NestedPageFault)
+      throw new Error('an SVM stage reported a non-NPF fault');
+    return {
+      code: VMEXIT_NPF,
+      name: 'NPF',
+      info1: (BigInt(fault.infoHi) << 32n) | BigInt(fault.infoLo >>> 0),
+      info2: BigInt(fault.guestPhysical),
+      // EXITINFO1 bit 0 clear: the nested entry was not present (§15.25.6).
+      missingMapping: (fault.infoLo & 1) === 0,
+    };
+  }
+}
