@@ -3,12 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  compareResults,
-  listBundledScenarios,
-  loadBundledExpectedResult,
-  parseResult,
-} from '@hvsim/scenario';
+import { compareResults, parseResult } from '@hvsim/scenario';
+import { listBundledScenarios, loadBundledExpectedResult } from '@hvsim/scenario/node';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /* The CLI run as a user runs it: a child process, checked by its stdout, stderr and exit code. */
@@ -122,6 +118,67 @@ describe.concurrent('hvsim translate', () => {
     const unknown = await hvsim(['translate', '--frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown option '--frobnicate'");
+  });
+});
+
+describe.concurrent('hvsim explain', () => {
+  it('writes one self-contained HTML page: the walk view with the scenario explained inside', async () => {
+    const dir = mkdtempSync(join(work, 'explain-'));
+    const out = join(dir, 'walk.html');
+    const { code, stdout, stderr } = await hvsim([
+      'explain',
+      '--example',
+      'amd-npt-4x4',
+      '--html',
+      out,
+      '--access',
+      '1',
+    ]);
+    expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: '', stderr: '' });
+    const html = readFileSync(out, 'utf8');
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    // Inline style and script only: nothing is fetched.
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|@import|url\(/i);
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).toContain('"initial":{"variant":0,"access":1,"caches":0}');
+    expect(html).toContain('"exitInfo1"');
+    expect(readdirSync(dir)).toEqual(['walk.html']);
+  });
+
+  it('reads a scenario file and names it in errors; bad input exits 1, usage errors 2', async () => {
+    const dir = mkdtempSync(join(work, 'explain-'));
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify(badScenario));
+    const bad = await hvsim(['explain', file, '--html', join(dir, 'walk.html')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(`hvsim: ${file}: accesses[2].cpl: expected 0, 1, 2 or 3, got 4\n`);
+    expect(readdirSync(dir)).toEqual(['bad.json']);
+
+    const good = await hvsim(['explain', example.path, '--html', join(dir, 'long4.html')]);
+    expect(good.code).toBe(0);
+    expect(readFileSync(join(dir, 'long4.html'), 'utf8')).toContain('"outcome":"page-fault"');
+
+    const nowhere = join(work, 'no-such-dir', 'walk.html');
+    const unwritable = await hvsim(['explain', '--example', 'long4', '--html', nowhere]);
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr).toBe(`hvsim: cannot write ${nowhere}: no such file or directory\n`);
+
+    expect((await hvsim(['explain', '--example', 'long4'])).code).toBe(2);
+    expect((await hvsim(['explain', '--html', join(dir, 'x.html')])).code).toBe(2);
+    expect(
+      (await hvsim(['explain', '--example', 'long4', '--html', join(dir, 'x.html'), '--access', 'one'])).code,
+    ).toBe(2);
+    const range = await hvsim([
+      'explain',
+      '--example',
+      'amd-npt-4x4',
+      '--html',
+      join(dir, 'x.html'),
+      '--access',
+      '5',
+    ]);
+    expect(range.code).toBe(2);
+    expect(range.stderr).toContain('--access 5: amd-npt-4x4 has 5 accesses (0 to 4)');
   });
 });
 

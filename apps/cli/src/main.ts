@@ -3,15 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import {
-  listBundledScenarios,
-  loadBundledScenario,
-  parseScenario,
-  runScenario,
-  type Scenario,
-  serializeResult,
-} from '@hvsim/scenario';
-import { Command, CommanderError } from 'commander';
+import { parseScenario, runScenario, type Scenario, serializeResult } from '@hvsim/scenario';
+import { listBundledScenarios, loadBundledScenario } from '@hvsim/scenario/node';
+import { renderWalkHtml } from '@hvsim/walk-view';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
 /*
  * The hvsim command line. It parses arguments, reads input, calls @hvsim/scenario and prints; all
@@ -30,6 +25,17 @@ interface TranslateOptions {
   readonly example?: string;
   readonly explain?: boolean;
   readonly output?: string;
+}
+
+interface ExplainOptions {
+  readonly example?: string;
+  readonly html: string;
+  readonly access?: number;
+}
+
+function parseAccessIndex(text: string): number {
+  if (!/^\d+$/.test(text)) throw new InvalidArgumentError('expected an access index: 0, 1, 2…');
+  return Number(text);
 }
 
 function packageVersion(): string {
@@ -67,6 +73,38 @@ function buildProgram(): Command {
       }
       if (options.output === undefined) process.stdout.write(text);
       else await writeAtomically(options.output, text);
+    });
+
+  program
+    .command('explain')
+    .description(
+      "write the step-by-step view of a scenario's page walks as one self-contained HTML page (no external requests)",
+    )
+    .argument('[file]', 'the scenario file, or - for standard input')
+    .option('--example <name>', 'explain a bundled example instead (see "hvsim examples")')
+    .requiredOption('--html <file>', 'the HTML page to write')
+    .option('--access <n>', 'the access the page shows first, counted from 0 (default 0)', parseAccessIndex)
+    .action(async (file: string | undefined, options: ExplainOptions, command: Command) => {
+      if ((file === undefined) === (options.example === undefined)) {
+        command.error('error: give a scenario FILE (or - for standard input), or --example NAME', {
+          code: 'hvsim.usage',
+        });
+      }
+      const { scenario, source } = await loadScenario(file, options.example);
+      const access = options.access ?? 0;
+      if (access >= scenario.accesses.length) {
+        command.error(
+          `error: --access ${access}: ${source} has ${scenario.accesses.length} access${scenario.accesses.length === 1 ? '' : 'es'} (0 to ${scenario.accesses.length - 1})`,
+          { code: 'hvsim.usage' },
+        );
+      }
+      let html: string;
+      try {
+        html = renderWalkHtml(scenario, { source, access });
+      } catch (error) {
+        throw new CliError(`${source}: ${(error as Error).message}`);
+      }
+      await writeAtomically(options.html, html);
     });
 
   program

@@ -6,7 +6,7 @@ import {
   TranslateStatus,
   Translation,
 } from '@hvsim/mmu-nested';
-import { NptStage } from '@hvsim/vendor-amd';
+import { NptStage, type NptStageOptions } from '@hvsim/vendor-amd';
 import { decodeEptp, EptStage } from '@hvsim/vendor-intel';
 import { DocumentError } from './document-error.js';
 import type { NestedRunner, NestedSetup } from './run-scenario.js';
@@ -22,13 +22,19 @@ const ACCESS_KIND: Readonly<Record<AccessName, AccessKind>> = {
  * The second stage a nested scenario describes: AMD NPT on the host's paging mode with nCR3 as its
  * root, or Intel EPT from the EPTP with the CPU's EPT capabilities. A setting no VMRUN or VM entry
  * would accept (host paging off, an invalid EPTP) is a DocumentError naming `host` or `nested.root`.
+ * `cache` puts a walk cache in front of the stage's own walk (the nested walk cache); scenarios
+ * themselves run uncached.
  */
-export function nestedStageOf(scenario: Scenario, setup: Pick<NestedSetup, 'memory'>): NestedStage {
+export function nestedStageOf(
+  scenario: Scenario,
+  setup: Pick<NestedSetup, 'memory'>,
+  cache: NestedStageCache = {},
+): NestedStage {
   if (!scenario.nested.enabled) throw new Error('the scenario has no second stage');
   const root = scenario.nested.root;
   if (scenario.vendor === 'amd') {
     try {
-      return new NptStage(setup.memory, { nestedCr3: root, host: scenario.host });
+      return new NptStage(setup.memory, { nestedCr3: root, host: scenario.host, ...cache });
     } catch (error) {
       throw new DocumentError([{ path: 'host', message: (error as Error).message }]);
     }
@@ -44,8 +50,11 @@ export function nestedStageOf(scenario: Scenario, setup: Pick<NestedSetup, 'memo
     // VM entry fails with an invalid EPTP (Intel SDM vol. 3C §26.2.1.1): no access ever runs.
     throw new DocumentError([{ path: 'nested.root', message: `invalid EPTP: ${decoded}` }]);
   }
-  return new EptStage(setup.memory, { eptp: root, capabilities });
+  return new EptStage(setup.memory, { eptp: root, capabilities, ...cache });
 }
+
+/** A walk cache for the second stage's own walk, and the context handle it is used under. */
+export type NestedStageCache = Pick<NptStageOptions, 'walkCache' | 'nestedContext'>;
 
 /** The result entry of a translation (without `walk`). */
 export function resultOf(out: Translation): AccessResult {

@@ -1,0 +1,183 @@
+import { DocumentError, parseScenario, type Scenario } from '@hvsim/scenario';
+import {
+  type AccessSpec,
+  buildScenarioVariants,
+  explainScenario,
+  type GuestModeName,
+  type MappingSpec,
+  mountWalkView,
+  WALK_VIEW_CSS,
+  type WalkViewDocument,
+} from '@hvsim/walk-view';
+import './app.css';
+import { bundledScenarios } from './bundled.ts';
+
+/*
+ * The web app composes: it picks a scenario (bundled, a file, or built in the form), asks
+ * @hvsim/walk-view for the explained walks, and mounts the same view `hvsim explain --html` writes.
+ * Location hash: `#scenario=NAME&access=N` opens a bundled scenario at an access.
+ */
+
+const style = document.createElement('style');
+style.textContent = WALK_VIEW_CSS;
+document.head.append(style);
+
+const walkRoot = document.querySelector<HTMLElement>('#walk')!;
+const message = document.querySelector<HTMLElement>('#message')!;
+const bundledForm = document.querySelector<HTMLFormElement>('#bundled')!;
+const bundledSelect = document.querySelector<HTMLSelectElement>('#bundled-name')!;
+const fileInput = document.querySelector<HTMLInputElement>('#file-input')!;
+const buildForm = document.querySelector<HTMLFormElement>('#build')!;
+
+function show(make: () => WalkViewDocument): void {
+  try {
+    const doc = make();
+    message.textContent = '';
+    mountWalkView(walkRoot, doc);
+  } catch (error) {
+    message.textContent =
+      error instanceof DocumentError ? error.message : `Cannot show this: ${(error as Error).message}`;
+  }
+}
+
+function showScenario(scenario: Scenario, source: string, access = 0): void {
+  show(() => explainScenario(scenario, { source, access }));
+}
+
+// Bundled scenarios.
+for (const { name, scenario } of bundledScenarios) {
+  const option = document.createElement('option');
+  option.value = name;
+  option.textContent = `${name}${scenario.nested.enabled ? ` (nested, ${scenario.vendor.toUpperCase()})` : ''}`;
+  bundledSelect.append(option);
+}
+function showBundled(name: string, access = 0): void {
+  const found = bundledScenarios.find((b) => b.name === name);
+  if (found === undefined) {
+    message.textContent = `No bundled scenario named "${name}".`;
+    return;
+  }
+  bundledSelect.value = name;
+  showScenario(found.scenario, name, access);
+}
+bundledForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  showBundled(bundledSelect.value);
+});
+bundledSelect.addEventListener('change', () => showBundled(bundledSelect.value));
+
+// A scenario file.
+fileInput.addEventListener('change', async () => {
+  const file = fileInput.files?.[0];
+  if (file === undefined) return;
+  const text = await file.text();
+  show(() => explainScenario(parseScenario(text, file.name), { source: file.name }));
+});
+
+// The form.
+const DEFAULT_MAPPINGS = [
+  ['0x400000', '0x200000', '0x1000000', true, true, true, true],
+  ['0x600000', '0x400000', '0x1200000', true, true, true, false],
+  ['0x800000', '0x600000', '0x1400000', true, true, false, true],
+] as const;
+const DEFAULT_ACCESSES = [
+  ['0x400123', 'read', '3'],
+  ['0x600008', 'write', '3'],
+  ['0x800000', 'read', '0'],
+] as const;
+
+const mappingRows = document.querySelector<HTMLTableSectionElement>('#mapping-rows')!;
+DEFAULT_MAPPINGS.forEach((row, i) => {
+  const tr = document.createElement('tr');
+  const names = [
+    'linear',
+    'guestPhysical',
+    'hostPhysical',
+    'guestWritable',
+    'guestUser',
+    'nestedPresent',
+    'nestedWritable',
+  ];
+  row.forEach((value, j) => {
+    const td = document.createElement('td');
+    const input = document.createElement('input');
+    input.name = `m${i}-${names[j]}`;
+    input.setAttribute('aria-label', `mapping ${i + 1} ${names[j]}`);
+    if (typeof value === 'boolean') {
+      input.type = 'checkbox';
+      input.checked = value;
+    } else {
+      input.type = 'text';
+      input.value = value;
+      input.size = 12;
+      input.spellcheck = false;
+    }
+    td.append(input);
+    tr.append(td);
+  });
+  mappingRows.append(tr);
+});
+const accessRows = document.querySelector<HTMLTableSectionElement>('#access-rows')!;
+DEFAULT_ACCESSES.forEach(([address, kind, cpl], i) => {
+  const tr = document.createElement('tr');
+  tr.innerHTML = `<td><input name="a${i}-address" type="text" size="14" spellcheck="false" aria-label="access ${i + 1} linear address"></td>
+    <td><select name="a${i}-kind" aria-label="access ${i + 1} kind"><option>read</option><option>write</option><option>execute</option></select></td>
+    <td><select name="a${i}-cpl" aria-label="access ${i + 1} CPL"><option>0</option><option>3</option></select></td>`;
+  (tr.querySelector(`[name="a${i}-address"]`) as HTMLInputElement).value = address;
+  (tr.querySelector(`[name="a${i}-kind"]`) as HTMLSelectElement).value = kind;
+  (tr.querySelector(`[name="a${i}-cpl"]`) as HTMLSelectElement).value = cpl;
+  accessRows.append(tr);
+});
+
+function hexField(form: FormData, name: string, what: string): bigint | null {
+  const text = String(form.get(name) ?? '').trim();
+  if (text === '') return null;
+  if (!/^(0x)?[0-9a-f]+$/i.test(text)) throw new Error(`${what}: "${text}" is not a hexadecimal address`);
+  return BigInt(text.startsWith('0x') || text.startsWith('0X') ? text : `0x${text}`);
+}
+
+buildForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  show(() => {
+    const form = new FormData(buildForm);
+    const mappings: MappingSpec[] = [];
+    for (let i = 0; i < DEFAULT_MAPPINGS.length; i++) {
+      const linear = hexField(form, `m${i}-linear`, `mapping ${i + 1} linear`);
+      if (linear === null) continue;
+      mappings.push({
+        linear,
+        guestPhysical: hexField(form, `m${i}-guestPhysical`, `mapping ${i + 1} guest-physical`) ?? linear,
+        hostPhysical: hexField(form, `m${i}-hostPhysical`, `mapping ${i + 1} host-physical`) ?? linear,
+        guestWritable: form.has(`m${i}-guestWritable`),
+        guestUser: form.has(`m${i}-guestUser`),
+        nestedPresent: form.has(`m${i}-nestedPresent`),
+        nestedWritable: form.has(`m${i}-nestedWritable`),
+      });
+    }
+    const accesses: AccessSpec[] = [];
+    for (let i = 0; i < DEFAULT_ACCESSES.length; i++) {
+      const address = hexField(form, `a${i}-address`, `access ${i + 1}`);
+      if (address === null) continue;
+      accesses.push({
+        address,
+        access: String(form.get(`a${i}-kind`)) as AccessSpec['access'],
+        cpl: Number(form.get(`a${i}-cpl`)) as AccessSpec['cpl'],
+      });
+    }
+    if (accesses.length === 0) throw new Error('give at least one access');
+    const { variants, selected } = buildScenarioVariants({
+      vendor: String(form.get('vendor')) as 'amd' | 'intel',
+      guestMode: String(form.get('guestMode')) as GuestModeName,
+      nested: form.has('nested'),
+      largeGuestPages: form.has('largeGuestPages'),
+      largeNestedPages: form.has('largeNestedPages'),
+      mappings,
+      accesses,
+    });
+    return explainScenario(variants, { source: 'built in the form', variant: selected });
+  });
+});
+
+// Start from the location hash, or the full 4x4 walk.
+const params = new URLSearchParams(location.hash.slice(1));
+showBundled(params.get('scenario') ?? 'amd-npt-4x4', Number(params.get('access') ?? 0));
