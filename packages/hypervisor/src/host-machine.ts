@@ -155,7 +155,8 @@ export class HostMachine {
   }
 }
 
-function buildCaches(config: CpuCacheConfig | undefined): CpuTranslationCaches {
+/** Builds one CPU's translation structures, sharing one TagTable. */
+export function buildCaches(config: CpuCacheConfig | undefined): CpuTranslationCaches {
   const tags = new TagTable();
   const tlb: TlbOrganization | null = config?.tlb === undefined ? null : new TlbHierarchy(config.tlb, tags);
   const walkCache: PagingStructureCache | null =

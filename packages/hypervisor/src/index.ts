@@ -18,10 +18,14 @@ export {
   type NestedTables,
   type VirtualizationExtension,
 } from './extension.js';
+/** The seam a guest runs on: `NativeCpu` and `VirtualCpu` implement it. */
+export type { GuestCpu } from './guest-cpu.js';
 /** The host machine and its physical CPUs. */
 export { type CpuCacheConfig, HostMachine, type HostMachineOptions, PhysicalCpu } from './host-machine.js';
 /** ASID/VPID pools with generations. */
 export { IdAllocator } from './id-allocator.js';
+/** The bare-metal baseline. */
+export { NativeCpu, NativeMachine, type NativeMachineOptions, vpnOfLinear } from './native-machine.js';
 /** What a run did, counted. */
 export { HypervisorStats } from './stats.js';
 /** vCPUs and guest accesses. */

@@ -1,0 +1,53 @@
+import type { AccessKind, ControlRegisters, CpuState, Privilege } from '@hvsim/cpu-core';
+import type { TranslateStatus } from '@hvsim/mmu-nested';
+import type { GuestAccess } from './virtual-cpu.js';
+
+/**
+ * A CPU as a guest kernel sees it: the seam between a guest (an operating-system model, a workload,
+ * a trace) and the platform it runs on. Every platform implements it: `NativeCpu` (the guest on bare
+ * metal, its physical memory the host's), and `VirtualCpu` under nested paging (AMD NPT, Intel EPT)
+ * or shadow paging. A guest written against it gives the same guest-visible results on each (every
+ * access's outcome, its page tables with their accessed and dirty bits); what differs is the cost,
+ * counted in the platform's statistics.
+ *
+ * The guest kernel's own stores to its page tables go through `writePhysical`, at guest-physical
+ * addresses: the kernel is assumed to reach them through a direct map that the TLB holds, so the
+ * store is not translated, but a platform that write-protects guest page tables (shadow paging) sees
+ * and handles it.
+ */
+export interface GuestCpu {
+  /** The guest's architectural registers. Change control registers through `setControlRegisters` and `writeCr3` only. */
+  readonly state: CpuState;
+  /**
+   * A guest access at guest-linear `linear` (bits 31:0 and, in `linearHi`, bits 63:32; or a number
+   * up to 2^53 with `linearHi` omitted), at the guest's CPL unless `privilege` says otherwise. The
+   * outcome is written into `out` (caller-owned, reused): on Ok, `out.translation.guestPhysical`;
+   * on PageFault, the error code and the faulting address the guest's #PF handler sees.
+   */
+  access(
+    linear: number,
+    access: AccessKind,
+    out: GuestAccess,
+    privilege?: Privilege,
+    linearHi?: number,
+  ): TranslateStatus;
+  /** Reads the 32-bit word at guest-physical `gpa` (4-byte aligned). */
+  readPhysical(gpa: number): number;
+  /** Stores the 32-bit word `value` at guest-physical `gpa` (4-byte aligned), as the guest kernel does to its page tables. */
+  writePhysical(gpa: number, value: number): void;
+  /** MOV to CR3 (SDM vol. 3A §4.10.4.1: flushes the current PCID's non-global translations unless CR4.PCIDE=1 and bit 63 set, `noFlush`). */
+  writeCr3(value: number, noFlush?: boolean): TranslateStatus;
+  /**
+   * Loads CR0, CR3, CR4, EFER (and RFLAGS) together: a mode switch (entering protected, long or
+   * virtual-8086 mode). Both return Ok, or GeneralProtection when PAE paging's PDPTE load fails (a
+   * present PDPTE with a reserved bit, SDM vol. 3A §4.4.1), leaving the registers unchanged.
+   */
+  setControlRegisters(regs: ControlRegisters): TranslateStatus;
+  /** INVLPG of guest-linear `linear` (bits 63:32 in `linearHi` when given) on this CPU (SDM vol. 3A §4.10.4.1). */
+  invlpg(linear: number, linearHi?: number): void;
+  /**
+   * A TLB shootdown of guest-linear `linear` started by this CPU: INVLPG here, and an IPI to each other
+   * CPU of the same guest that may cache it, which invalidates there (the IPIs are counted).
+   */
+  shootdown(linear: number, linearHi?: number): void;
+}
