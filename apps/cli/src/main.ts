@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseScenario, runScenario, type Scenario, serializeResult } from '@hvsim/scenario';
 import { listBundledScenarios, loadBundledScenario } from '@hvsim/scenario/node';
 import { renderWalkHtml } from '@hvsim/walk-view';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { CliError, describeFsError, writeAtomically } from './io.js';
+import { addSimCommands } from './sim-commands.js';
 
 /*
  * The hvsim command line. It parses arguments, reads input, calls @hvsim/scenario and prints; all
@@ -17,9 +17,6 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 const STDIN = '<stdin>';
-
-/** A failure whose message is for the user as it stands: printed without a stack trace. */
-class CliError extends Error {}
 
 interface TranslateOptions {
   readonly example?: string;
@@ -119,6 +116,8 @@ function buildProgram(): Command {
       }
     });
 
+  addSimCommands(program);
+
   return program;
 }
 
@@ -149,36 +148,6 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/**
- * Writes `text` to `path` through a temporary file in the same folder and a rename, so a reader
- * never sees a half-written result and a failure leaves nothing behind.
- */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(temporary, text, { flag: 'wx' });
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw new CliError(`cannot write ${path}: ${describeFsError(error)}`);
-  }
-}
-
-function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file or directory';
-    case 'EISDIR':
-      return 'is a directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    default:
-      return (error as Error).message;
-  }
 }
 
 /** Runs the command line and returns the exit code. */

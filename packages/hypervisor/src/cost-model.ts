@@ -31,6 +31,16 @@ export interface CostModel {
   readonly pagePopulate: number;
   /** Cycles to send an inter-processor interrupt for a TLB shootdown and take it (assumption: 2000). */
   readonly ipi: number;
+  /**
+   * Shadow paging: cycles the hypervisor spends, beyond the exit, walking the guest's tables in
+   * software and writing the shadow entry (assumption: 1000; no public per-fill figure was found).
+   */
+  readonly shadowFill: number;
+  /**
+   * Shadow paging: cycles to decode and emulate a trapped instruction (a guest page-table write),
+   * beyond the exit (assumption: 2500; no public figure was found).
+   */
+  readonly emulation: number;
 }
 
 /** The default cost model (see each field for its source). */
@@ -41,6 +51,8 @@ export const defaultCosts: CostModel = {
   exitHandling: 1152,
   pagePopulate: 2000,
   ipi: 2000,
+  shadowFill: 1000,
+  emulation: 2500,
 };
 
 /** Checks a cost model: every value a finite, non-negative number. Throws naming the bad field. */
@@ -51,6 +63,8 @@ export function checkCosts(costs: CostModel): CostModel {
     ['exitHandling', costs.exitHandling],
     ['pagePopulate', costs.pagePopulate],
     ['ipi', costs.ipi],
+    ['shadowFill', costs.shadowFill],
+    ['emulation', costs.emulation],
     ...costs.tlbHit.map((v, i): [string, number] => [`tlbHit[${i}]`, v]),
   ];
   for (const [name, value] of fields) {

@@ -1,4 +1,4 @@
-import type { PhysicalMemory } from '@hvsim/cpu-core';
+import type { CpuState, PhysicalMemory } from '@hvsim/cpu-core';
 import type { NestedFault, NestedStage } from '@hvsim/mmu-nested';
 import type { PagingStructureCache, TlbOrganization } from '@hvsim/tlb-tagged';
 
@@ -46,11 +46,39 @@ export interface ExitReport {
   readonly name: string;
   /** AMD EXITINFO1 / Intel exit qualification. */
   readonly info1: bigint;
-  /** AMD EXITINFO2 / Intel guest-physical address. */
+  /** AMD EXITINFO2 / Intel guest-physical address (0 where the exit has none). */
   readonly info2: bigint;
   /** Whether the hypervisor can resolve it by backing the guest-physical page (a not-present nested entry). */
   readonly missingMapping: boolean;
+  /**
+   * Intel only, for an exception exit: the VM-exit interruption-information field (vector in bits 7:0,
+   * type in 10:8, error code valid bit 11, valid bit 31; SDM vol. 3C §25.9.2) and the interruption
+   * error code. AMD reports the error code in EXITINFO1 instead (APM vol. 2 §15.12).
+   */
+  readonly interruptionInfo?: number;
+  readonly interruptionErrorCode?: number;
 }
+
+/**
+ * What happened in the guest, vendor-neutral: the hypervisor asks the extension to describe it with
+ * the vendor's exit code and information (`VirtualizationExtension.describeExit`).
+ */
+export type ExitEvent =
+  /** A second-stage fault (AMD #VMEXIT(NPF); Intel EPT violation or misconfiguration). */
+  | { readonly kind: 'nested-fault'; readonly fault: NestedFault }
+  /** An intercepted exception: `vector` (14 for #PF), its error code, and for #PF the faulting linear address. */
+  | {
+      readonly kind: 'exception';
+      readonly vector: number;
+      readonly errorCode: number;
+      readonly address: bigint;
+    }
+  /** An intercepted MOV to CR`cr` from general-purpose register `gpr` (0 = rAX … 15 = r15). */
+  | { readonly kind: 'cr-write'; readonly cr: number; readonly gpr: number }
+  /** An intercepted INVLPG of linear address `linear`. */
+  | { readonly kind: 'invlpg'; readonly linear: bigint }
+  /** A hypercall: AMD VMMCALL, Intel VMCALL. */
+  | { readonly kind: 'hypercall' };
 
 /**
  * The extension interface the hypervisor depends on; `@hvsim/vendor-amd` (SVM) and
@@ -87,8 +115,18 @@ export interface VirtualizationExtension {
    * §15.16.2).
    */
   invalidateNested(caches: CpuTranslationCaches, tables: NestedTables): boolean;
-  /** Invalidates one guest-linear page of guest `id` (INVLPGA / INVVPID individual-address). */
-  invalidatePage(caches: CpuTranslationCaches, id: number, linear: number): void;
+  /**
+   * Invalidates one guest-linear page of guest `id` (INVLPGA / INVVPID individual-address); a BigInt
+   * carries a full 64-bit address.
+   */
+  invalidatePage(caches: CpuTranslationCaches, id: number, linear: number | bigint): void;
   /** The exit a second-stage fault causes. */
   exitOf(fault: NestedFault): ExitReport;
+  /**
+   * Why VM entry with the guest in `state` would fail, or null (optional; none: every state enters).
+   * Intel without "unrestricted guest" needs CR0.PE=1 and CR0.PG=1 (SDM vol. 3C §27.3.1.1; §26.3.1.1 in the 2016 edition).
+   */
+  guestStateProblem?(state: CpuState, paging: 'nested' | 'shadow'): string | null;
+  /** The exit an event causes, with the vendor's exit code and information (AMD APM vol. 2 Appendix C; Intel SDM vol. 3C Appendix C). */
+  describeExit(event: ExitEvent): ExitReport;
 }

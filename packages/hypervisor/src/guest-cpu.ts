@@ -1,4 +1,4 @@
-import type { AccessKind, ControlRegisters, CpuState, Privilege } from '@hvsim/cpu-core';
+import type { AccessKind, ControlRegisters, CpuState, Privilege, Segment } from '@hvsim/cpu-core';
 import type { TranslateStatus } from '@hvsim/mmu-nested';
 import type { GuestAccess } from './virtual-cpu.js';
 
@@ -50,4 +50,20 @@ export interface GuestCpu {
    * CPU of the same guest that may cache it, which invalidates there (the IPIs are counted).
    */
   shootdown(linear: number, linearHi?: number): void;
+}
+
+/**
+ * An access by segment and offset, as real-mode and virtual-8086 code addresses memory: the linear
+ * address is the segment base (selector × 16, loaded with `state.loadSegmentReal`) plus the offset,
+ * wrapped at 1 MiB when the A20 gate is off (SDM vol. 3A §20.1.1; `CpuState.linearAddress`), made at
+ * the guest's effective CPL (3 in virtual-8086 mode, SDM vol. 3A §20.2), then translated as any access.
+ */
+export function accessSegmented(
+  cpu: GuestCpu,
+  segment: Segment,
+  offset: number,
+  access: AccessKind,
+  out: GuestAccess,
+): TranslateStatus {
+  return cpu.access(cpu.state.linearAddress(segment, offset), access, out);
 }

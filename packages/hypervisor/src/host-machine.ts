@@ -11,6 +11,7 @@ import {
   type TranslationCacheConfig,
 } from '@hvsim/tlb-tagged';
 import { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
+import type { ExitHandler } from './exits.js';
 import type { BackingPageSize, CpuTranslationCaches, VirtualizationExtension } from './extension.js';
 import { IdAllocator } from './id-allocator.js';
 import { HypervisorStats } from './stats.js';
@@ -78,9 +79,15 @@ export class HostMachine {
   readonly tagging: boolean;
   /** The owner of each allocated host frame (4 KiB frame number to VM id; -1 for hypervisor tables). */
   readonly frameOwner = new Map<number, number>();
+  /** Exit handlers of every VM (after each VM's own), in registration order. */
+  readonly exitHandlers: ExitHandler[] = [];
   private readonly free = new Map<number, number[]>();
   private nextFrame: number;
+  private readonly framesStart: number;
   private readonly framesEnd: number;
+  // Guest-physical frame + 1 (0: none) by host frame index from framesStart: a typed array, so the
+  // reverse lookup of every guest access's address is an index, not a Map lookup.
+  private guestFrames = new Float64Array(1024);
 
   constructor(options: HostMachineOptions) {
     const ext = options.extension;
@@ -103,6 +110,7 @@ export class HostMachine {
       throw new RangeError('frames must be a 1 GiB-aligned region inside the host physical address space');
     }
     this.nextFrame = start;
+    this.framesStart = start;
     this.framesEnd = end;
     const cpus: PhysicalCpu[] = [];
     for (let i = 0; i < count; i++)
@@ -115,6 +123,15 @@ export class HostMachine {
     const vm = new VirtualMachine(this, this.vms.length + 1, options);
     this.vms.push(vm);
     return vm;
+  }
+
+  /** Registers a handler for every exit of every VM (see `ExitHandler`); returns a function that removes it. */
+  onExit(handler: ExitHandler): () => void {
+    this.exitHandlers.push(handler);
+    return () => {
+      const i = this.exitHandlers.indexOf(handler);
+      if (i >= 0) this.exitHandlers.splice(i, 1);
+    };
   }
 
   /** Allocates a host-physical block of `size` bytes aligned to its size, owned by `owner` (a VM id, or -1). */
@@ -133,6 +150,27 @@ export class HostMachine {
     // Backing pages are handed out zeroed, as a hypervisor clears them before mapping.
     for (let a = address; a < address + size; a += 0x1000) this.zero(a);
     return address;
+  }
+
+  /** Records that host frame `hpa` (4 KiB aligned) backs guest-physical frame `gpa`, or nothing (`gpa` -1). */
+  setGuestFrame(hpa: number, gpa: number): void {
+    const index = (hpa - this.framesStart) / 0x1000;
+    if (index >= this.guestFrames.length) {
+      let size = this.guestFrames.length;
+      while (size <= index) size *= 2;
+      const grown = new Float64Array(size);
+      grown.set(this.guestFrames);
+      this.guestFrames = grown;
+    }
+    this.guestFrames[index] = gpa + 1;
+  }
+
+  /** The guest-physical address host-physical `hpa` backs (in whichever VM owns it), or NaN. */
+  guestPhysicalOf(hpa: number): number {
+    const offset = hpa % 0x1000;
+    const index = (hpa - offset - this.framesStart) / 0x1000;
+    const gpa = index >= 0 && index < this.guestFrames.length ? this.guestFrames[index] : 0;
+    return gpa === 0 ? Number.NaN : gpa - 1 + offset;
   }
 
   /** Returns a block to the allocator. */

@@ -1,109 +1,12 @@
-import { AccessKind, Perm, type WalkTrace } from '@hvsim/cpu-core';
-import {
-  NestedAccess,
-  NestedFault,
-  NestedFaultKind,
-  type NestedStage,
-  TranslateStatus,
-} from '@hvsim/mmu-nested';
+import { AccessKind } from '@hvsim/cpu-core';
+import { TranslateStatus } from '@hvsim/mmu-nested';
 import { describe, expect, it } from 'vitest';
 import { defaultCosts } from './cost-model.js';
-import {
-  type BackingPageSize,
-  type CpuTranslationCaches,
-  EntryFlush,
-  type ExitReport,
-  type NestedTables,
-  type VirtualizationExtension,
-} from './extension.js';
+import { EntryFlush } from './extension.js';
+import { FakeExtension } from './fake-extension.test-helper.js';
 import { HostMachine } from './host-machine.js';
 import { IdAllocator } from './id-allocator.js';
 import { GuestAccess } from './virtual-cpu.js';
-
-/*
- * The hypervisor's own policy, with a fake extension whose "nested tables" are a map and whose stage
- * looks it up (one reference a translation). It records what the hypervisor asks of the vendor.
- */
-
-class MapTables implements NestedTables {
-  readonly pointer = 0x1000n;
-  readonly root = 0x1000;
-  readonly map_ = new Map<number, number>();
-  map(gpa: number, hpa: number, size: BackingPageSize): void {
-    for (let o = 0; o < size; o += 0x1000) this.map_.set(gpa + o, hpa + o);
-  }
-  unmap(gpa: number, size: BackingPageSize): boolean {
-    const had = this.map_.has(gpa);
-    for (let o = 0; o < size; o += 0x1000) this.map_.delete(gpa + o);
-    return had;
-  }
-}
-
-class MapStage implements NestedStage {
-  trace: WalkTrace | null = null;
-  readonly fault = new NestedFault();
-  readonly guestPdptesOnDemand = true;
-  readonly tableUpdateChecksWrite = false;
-  pageShift = 12;
-  perms = Perm.Write | Perm.Execute | Perm.Dirty;
-  references = 1;
-  readonly tables: MapTables;
-  constructor(tables: MapTables) {
-    this.tables = tables;
-  }
-  begin(): void {}
-  translate(gpa: number, why: NestedAccess): number {
-    const page = this.tables.map_.get(gpa - (gpa % 0x1000));
-    if (page === undefined) {
-      this.fault.kind = NestedFaultKind.NestedPageFault;
-      this.fault.guestPhysical = gpa;
-      this.fault.access = why;
-      return -1;
-    }
-    return page + (gpa % 0x1000);
-  }
-  translateForUpdate(gpa: number): number {
-    return this.translate(gpa, NestedAccess.GuestTable);
-  }
-}
-
-class FakeExtension implements VirtualizationExtension {
-  readonly vendor = 'fake';
-  readonly tagged: boolean;
-  readonly idsPerCpu = 8;
-  readonly log: string[] = [];
-  constructor(tagged = true) {
-    this.tagged = tagged;
-  }
-  createNestedTables(): NestedTables {
-    return new MapTables();
-  }
-  createStage(_memory: unknown, tables: NestedTables): NestedStage {
-    return new MapStage(tables as MapTables);
-  }
-  guestContext(caches: CpuTranslationCaches, id: number, pcid: number): number {
-    return caches.tlb?.tags.context(id, pcid) ?? 0;
-  }
-  nestedContext(caches: CpuTranslationCaches, id: number): number {
-    return caches.tlb?.tags.nestedContext(id) ?? 0;
-  }
-  enterGuest(_caches: CpuTranslationCaches, id: number, _tables: NestedTables, flush: EntryFlush): void {
-    this.log.push(`enter ${id} flush ${flush}`);
-  }
-  exitGuest(_caches: CpuTranslationCaches, id: number): void {
-    this.log.push(`exit ${id}`);
-  }
-  invalidateNested(): boolean {
-    this.log.push('invalidate nested');
-    return false;
-  }
-  invalidatePage(_caches: CpuTranslationCaches, id: number, linear: number): void {
-    this.log.push(`invalidate ${id} 0x${linear.toString(16)}`);
-  }
-  exitOf(fault: NestedFault): ExitReport {
-    return { code: 0x400, name: 'NPF', info1: 0n, info2: BigInt(fault.guestPhysical), missingMapping: true };
-  }
-}
 
 describe('IdAllocator: per-CPU pools with generations (as KVM hands out ASIDs)', () => {
   it('hands out 1..poolSize, then rolls over to a new generation starting at 1', () => {
@@ -182,6 +85,24 @@ describe('HostMachine, VMs and vCPUs', () => {
     vcpu.run(host.cpus[0]);
     expect(ext.log.at(-1)).toBe(`enter 1 flush ${EntryFlush.All}`);
     expect(host.stats.entryFlushes).toBe(1);
+    // Re-entry after an exit the hypervisor handled (here a nested fault it resolves) flushes too:
+    // without ids every VMRUN / VM entry must (APM vol. 2 §15.16; SDM vol. 3C §29.4.3.1).
+    vcpu.access(0x1000, AccessKind.Read, new GuestAccess());
+    expect(
+      ext.log.filter((l) => l.startsWith('enter')).every((l) => l.endsWith(`flush ${EntryFlush.All}`)),
+    ).toBe(true);
+    expect(host.stats.entryFlushes).toBe(2);
+  });
+
+  it('with tags re-entry after a handled exit keeps the guest translations', () => {
+    const ext = new FakeExtension();
+    const host = new HostMachine({ extension: ext });
+    const vcpu = host.createVm({ memorySize: 0x10_0000 }).createVcpu();
+    vcpu.run(host.cpus[0]);
+    vcpu.access(0x1000, AccessKind.Read, new GuestAccess());
+    expect(ext.log.filter((l) => l.startsWith('enter')).slice(1)).toEqual([
+      `enter 1 flush ${EntryFlush.None}`,
+    ]);
   });
 
   it('unmapping where the vendor cannot invalidate by guest-physical address kicks running vCPUs and flushes the others at entry', () => {

@@ -1,31 +1,37 @@
 /**
  * @hvsim/hypervisor: a simulated hypervisor over @hvsim/mmu-nested and @hvsim/tlb-tagged. A host
  * machine with physical CPUs and their TLBs, VMs whose guest-physical memory is backed through
- * nested tables the hypervisor builds (on demand or up front, with 4 KiB, 2 MiB or 1 GiB pages), vCPUs
- * scheduled on the CPUs with world switches, ASID/VPID pools with generations, exits, TLB shootdowns
- * and a cost model. Vendor behaviour comes through `VirtualizationExtension`, which
- * `@hvsim/vendor-amd` and `@hvsim/vendor-intel` implement.
+ * nested tables the hypervisor builds (on demand or up front, with 4 KiB, 2 MiB or 1 GiB pages) or
+ * virtualized by shadow paging, vCPUs scheduled on the CPUs with world switches, ASID/VPID pools with
+ * generations, exits as events handed to handlers, TLB shootdowns and a cost model. Vendor behaviour
+ * comes through `VirtualizationExtension`, which `@hvsim/vendor-amd` and `@hvsim/vendor-intel`
+ * implement.
  */
 
 /** Cycle costs with their sources. */
 export { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
+/** Exits as events: kinds, handlers and what they decide. */
+export { ExitAction, type ExitHandler, ExitKind, VmExit } from './exits.js';
 /** The extension interface the vendors implement. */
 export {
   type BackingPageSize,
   type CpuTranslationCaches,
   EntryFlush,
+  type ExitEvent,
   type ExitReport,
   type NestedTables,
   type VirtualizationExtension,
 } from './extension.js';
 /** The seam a guest runs on: `NativeCpu` and `VirtualCpu` implement it. */
-export type { GuestCpu } from './guest-cpu.js';
+export { accessSegmented, type GuestCpu } from './guest-cpu.js';
 /** The host machine and its physical CPUs. */
 export { type CpuCacheConfig, HostMachine, type HostMachineOptions, PhysicalCpu } from './host-machine.js';
 /** ASID/VPID pools with generations. */
 export { IdAllocator } from './id-allocator.js';
 /** The bare-metal baseline. */
 export { NativeCpu, NativeMachine, type NativeMachineOptions, vpnOfLinear } from './native-machine.js';
+/** Shadow paging: the hypervisor's shadow roots, fills, zaps and write-protected guest table pages. */
+export { ShadowPaging, ShadowRoot, ShadowVerdict } from './shadow-paging.js';
 /** What a run did, counted. */
 export { HypervisorStats } from './stats.js';
 /** vCPUs and guest accesses. */

@@ -1,6 +1,8 @@
 import type { WordMemory } from '@hvsim/cpu-core';
+import type { ExitHandler } from './exits.js';
 import { type BackingPageSize, EntryFlush, type NestedTables } from './extension.js';
 import type { HostMachine } from './host-machine.js';
+import { ShadowPaging } from './shadow-paging.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
 /** Options of a VM. */
@@ -14,6 +16,15 @@ export interface VirtualMachineOptions {
   readonly backing?: BackingPageSize;
   /** Back pages when the guest first touches them (default), or all of them up front. */
   readonly fill?: 'on-demand' | 'up-front';
+  /**
+   * How guest memory is virtualized: 'nested' (default) runs the guest on its own tables with the
+   * vendor's nested tables below (AMD NPT, Intel EPT); 'shadow' runs it on shadow tables the
+   * hypervisor keeps (guest-virtual to host-physical), trapping MOV CR3, INVLPG, #PF and writes to the
+   * guest's page tables.
+   */
+  readonly paging?: 'nested' | 'shadow';
+  /** Shadow paging: how many shadow roots (guest address spaces) are kept cached (default 16). */
+  readonly shadowRoots?: number;
 }
 
 const BACKING_SIZES: readonly number[] = [0x1000, 0x20_0000, 0x4000_0000];
@@ -29,6 +40,12 @@ export class VirtualMachine {
   readonly backing: BackingPageSize;
   readonly tables: NestedTables;
   readonly vcpus: VirtualCpu[] = [];
+  /** 'nested' or 'shadow' (see `VirtualMachineOptions.paging`). */
+  readonly paging: 'nested' | 'shadow';
+  /** The shadow-paging policy and state under shadow paging, else null. */
+  readonly shadow: ShadowPaging | null;
+  /** This VM's exit handlers (run before the host's), in registration order. */
+  readonly exitHandlers: ExitHandler[] = [];
   /** Backing page base (guest-physical) to host-physical base. */
   private readonly mapped = new Map<number, number>();
 
@@ -50,6 +67,11 @@ export class VirtualMachine {
     this.memorySize = options.memorySize;
     this.backing = backing;
     this.tables = host.extension.createNestedTables(host.memory, () => host.allocate(0x1000, -1));
+    const paging = options.paging ?? 'nested';
+    if (paging !== 'nested' && paging !== 'shadow')
+      throw new RangeError(`paging must be 'nested' or 'shadow', got ${JSON.stringify(paging)}`);
+    this.paging = paging;
+    this.shadow = paging === 'shadow' ? new ShadowPaging(this, options.shadowRoots ?? 16) : null;
     if (options.fill === 'up-front') {
       for (let gpa = 0; gpa < this.memorySize; gpa += backing) this.populate(gpa);
     }
@@ -60,6 +82,21 @@ export class VirtualMachine {
     const base = gpa - (gpa % this.backing);
     const hpa = this.mapped.get(base);
     return hpa === undefined ? -1 : hpa + (gpa - base);
+  }
+
+  /** The guest-physical address host-physical `hpa` backs, or NaN when it backs none of this VM's memory. */
+  guestPhysicalOf(hpa: number): number {
+    const gpa = this.host.guestPhysicalOf(hpa);
+    return this.host.frameOwner.get(Math.floor(hpa / 0x1000)) === this.id ? gpa : Number.NaN;
+  }
+
+  /** Registers a handler for this VM's exits (see `ExitHandler`); returns a function that removes it. */
+  onExit(handler: ExitHandler): () => void {
+    this.exitHandlers.push(handler);
+    return () => {
+      const i = this.exitHandlers.indexOf(handler);
+      if (i >= 0) this.exitHandlers.splice(i, 1);
+    };
   }
 
   /** Whether `gpa` lies inside the VM's memory. */
@@ -77,6 +114,7 @@ export class VirtualMachine {
     const hpa = this.host.allocate(this.backing, this.id);
     this.tables.map(base, hpa, this.backing);
     this.mapped.set(base, hpa);
+    for (let o = 0; o < this.backing; o += 0x1000) this.host.setGuestFrame(hpa + o, base + o);
     this.host.stats.pagesPopulated++;
     return hpa + (gpa - base);
   }
@@ -94,6 +132,7 @@ export class VirtualMachine {
     if (hpa === undefined) return false;
     this.tables.unmap(base, this.backing);
     this.mapped.delete(base);
+    for (let o = 0; o < this.backing; o += 0x1000) this.host.setGuestFrame(hpa + o, -1);
     this.invalidateEverywhere();
     this.host.release(hpa, this.backing);
     return true;
@@ -112,12 +151,21 @@ export class VirtualMachine {
     this.tables.unmap(base, this.backing);
     this.tables.map(base, fresh, this.backing);
     this.mapped.set(base, fresh);
+    for (let o = 0; o < this.backing; o += 0x1000) {
+      this.host.setGuestFrame(oldBase + o, -1);
+      this.host.setGuestFrame(fresh + o, base + o);
+    }
     this.invalidateEverywhere();
     this.host.release(oldBase, this.backing);
     return fresh + (gpa - base);
   }
 
   private invalidateEverywhere(): void {
+    if (this.shadow !== null) {
+      // Shadow entries point at host frames directly: drop them all (and their cached translations).
+      this.shadow.reset();
+      return;
+    }
     const ext = this.host.extension;
     for (const cpu of this.host.cpus) {
       if (ext.invalidateNested(cpu.caches, this.tables)) continue;
@@ -153,7 +201,7 @@ export class VirtualMachine {
    * takes an IPI and invalidates on its CPU; vCPUs not running have their cached copies on every CPU
    * invalidated without an IPI, as a lazy-TLB kernel arranges before they next run.
    */
-  shootdown(linear: number, initiator: VirtualCpu | null): void {
+  shootdown(linear: number, initiator: VirtualCpu | null, linearHi?: number): void {
     const host = this.host;
     host.stats.shootdowns++;
     for (const vcpu of this.vcpus) {
@@ -161,7 +209,7 @@ export class VirtualMachine {
         host.stats.ipis++;
         host.stats.cycles += host.costs.ipi;
       }
-      vcpu.invalidatePage(linear);
+      vcpu.invalidatePage(linear, linearHi);
     }
   }
 }

@@ -1,7 +1,8 @@
 /**
- * @hvsim/mmu-nested: MMU strategies over @hvsim/cpu-core: native (one stage) and the
+ * @hvsim/mmu-nested: MMU strategies over @hvsim/cpu-core: native (one stage), the
  * two-dimensional nested walk, whose second stage is a vendor plug-in (AMD NPT in
- * @hvsim/vendor-amd, Intel EPT in @hvsim/vendor-intel).
+ * @hvsim/vendor-amd, Intel EPT in @hvsim/vendor-intel), and shadow paging's walk of the
+ * hypervisor's shadow tables.
  */
 
 /** The MMU strategy seam. */
@@ -12,6 +13,8 @@ export { finishOneStage, NativeMmu, tlbHit } from './native-mmu.js';
 export { combinePerms, NestedMmu } from './nested-mmu.js';
 /** The second-stage plug-in seam and its fault report. */
 export { NestedAccess, NestedFault, NestedFaultKind, type NestedStage } from './nested-stage.js';
+/** Shadow paging: the CPU walks guest-linear to host-physical shadow tables; a miss is a #PF the hypervisor intercepts. */
+export { ShadowMmu } from './shadow-mmu.js';
 /** The outcome of a translation. */
 export { TranslateStatus, Translation } from './translation.js';
 /** The TLB and walk cache in front of a strategy's walk. */

@@ -11,6 +11,11 @@ export const TranslateStatus = {
   GeneralProtection: 2,
   /** A second-stage fault that exits to the hypervisor: `nestedFault` says which. */
   NestedFault: 3,
+  /**
+   * An exit other than a second-stage fault that the hypervisor's exit handlers chose to report to
+   * the caller instead of resolving (the hypervisor's `GuestAccess.exit` says which).
+   */
+  Exit: 4,
 } as const;
 export type TranslateStatus = (typeof TranslateStatus)[keyof typeof TranslateStatus];
 

@@ -3,6 +3,7 @@ import {
   type BackingPageSize,
   type CpuTranslationCaches,
   EntryFlush,
+  type ExitEvent,
   type ExitReport,
   type NestedTables,
   type VirtualizationExtension,
@@ -16,6 +17,10 @@ import {
   type SvmCapabilities,
 } from './svm-capabilities.js';
 import { applyTlbControl, TlbControl } from './tlb-control.js';
+import { crWriteExitCode, exceptionExitCode, VmExitCode, vmExitCodeName } from './vmexit-code.js';
+
+/** EXITINFO1 bit 63 of a MOV CRx intercept with decode assists: the instruction was a MOV (APM vol. 2 §15.8.1). */
+const CR_MOV_VALID = 1n << 63n;
 
 /** Nested tables in the host's 4-level format, every page user, writable and executable (NPT, APM vol. 2 §15.25). */
 class NptTables implements NestedTables {
@@ -106,10 +111,57 @@ export class SvmExtension implements VirtualizationExtension {
     return false;
   }
 
-  invalidatePage(caches: CpuTranslationCaches, id: number, linear: number): void {
+  invalidatePage(caches: CpuTranslationCaches, id: number, linear: number | bigint): void {
     const result = invlpga({ efer: Efer.SVME, cpl: 0, rax: BigInt(linear), ecx: id }, caches);
     if (result.kind !== 'done')
       throw new Error(`INVLPGA from the hypervisor failed: ${JSON.stringify(result)}`);
+  }
+
+  /**
+   * The #VMEXIT an event causes (APM vol. 2 Appendix C, Table C-1), with EXITINFO1/2:
+   * - #PF intercept, 40h + 14 = 4Eh: EXITINFO1 = the #PF error code, EXITINFO2 = the faulting linear
+   *   address; the intercept is taken before CR2 is written (§15.12.15);
+   * - MOV to CRn, 10h + n: with DecodeAssists EXITINFO1 bit 63 = 1 (a MOV) and bits 3:0 = the GPR,
+   *   else 0 (§15.8.1);
+   * - INVLPG, 79h: with DecodeAssists EXITINFO1 = the linear address, else 0 (§15.8.3);
+   * - VMMCALL, 81h: no information (§15.11); NPF, 400h: see `exitOf` (§15.25.6).
+   */
+  describeExit(event: ExitEvent): ExitReport {
+    const decode = this.capabilities.features.DecodeAssists;
+    switch (event.kind) {
+      case 'nested-fault':
+        return this.exitOf(event.fault);
+      case 'exception': {
+        const code = exceptionExitCode(event.vector);
+        return {
+          code,
+          name: vmExitCodeName(code),
+          info1: BigInt(event.errorCode >>> 0),
+          info2: event.vector === 14 ? event.address : 0n,
+          missingMapping: false,
+        };
+      }
+      case 'cr-write': {
+        const code = crWriteExitCode(event.cr);
+        return {
+          code,
+          name: vmExitCodeName(code),
+          info1: decode ? CR_MOV_VALID | BigInt(event.gpr & 0xf) : 0n,
+          info2: 0n,
+          missingMapping: false,
+        };
+      }
+      case 'invlpg':
+        return {
+          code: VmExitCode.INVLPG,
+          name: 'INVLPG',
+          info1: decode ? event.linear : 0n,
+          info2: 0n,
+          missingMapping: false,
+        };
+      case 'hypercall':
+        return { code: VmExitCode.VMMCALL, name: 'VMMCALL', info1: 0n, info2: 0n, missingMapping: false };
+    }
   }
 
   exitOf(fault: NestedFault): ExitReport {

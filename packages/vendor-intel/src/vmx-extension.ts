@@ -1,8 +1,9 @@
-import type { PhysicalMemory } from '@hvsim/cpu-core';
+import { type CpuState, Cr0, type PhysicalMemory } from '@hvsim/cpu-core';
 import {
   type BackingPageSize,
   type CpuTranslationCaches,
   EntryFlush,
+  type ExitEvent,
   type ExitReport,
   type NestedTables,
   type VirtualizationExtension,
@@ -139,7 +140,7 @@ export class VmxExtension implements VirtualizationExtension {
     return true;
   }
 
-  invalidatePage(caches: CpuTranslationCaches, id: number, linear: number): void {
+  invalidatePage(caches: CpuTranslationCaches, id: number, linear: number | bigint): void {
     // Without VPIDs the guest's translations die at its next VM exit anyway (§29.4.3.1).
     if (!this.tagged) return;
     expectSuccess(
@@ -151,6 +152,75 @@ export class VmxExtension implements VirtualizationExtension {
         this.capabilities,
       ),
     );
+  }
+
+  /**
+   * The VM exit an event causes, by basic exit reason (SDM vol. 3C Appendix C), with the exit
+   * qualification (SDM vol. 3C §27.2.1 in the 2016 edition, §28.2.1 later):
+   * - exception or NMI, 0: for #PF the qualification is the faulting linear address; the VM-exit
+   *   interruption information holds the vector, type 3 (hardware exception), error-code-valid (bit 11)
+   *   and valid (bit 31), and the interruption error code field the #PF error code (§24.9.2 / §25.9.2);
+   * - control-register access, 28: qualification bits 3:0 the CR number, 5:4 the access type (0 = MOV
+   *   to CR), 11:8 the GPR (Table 27-3 / 28-3);
+   * - INVLPG, 14: qualification = the linear-address operand;
+   * - VMCALL, 18: qualification 0; EPT violation 48 and misconfiguration 49: see `exitOf`.
+   */
+  describeExit(event: ExitEvent): ExitReport {
+    switch (event.kind) {
+      case 'nested-fault':
+        return this.exitOf(event.fault);
+      case 'exception': {
+        const hardwareException = 3 << 8;
+        // #DF, #TS, #NP, #SS, #GP, #PF and #AC deliver an error code (SDM vol. 3A §6.13).
+        const hasErrorCode = [8, 10, 11, 12, 13, 14, 17].includes(event.vector);
+        const info = (event.vector | hardwareException | (hasErrorCode ? 1 << 11 : 0) | 0x8000_0000) >>> 0;
+        return {
+          code: VmxExitReason.ExceptionOrNmi,
+          name: 'exception or NMI',
+          info1: event.vector === 14 ? event.address : 0n,
+          info2: 0n,
+          missingMapping: false,
+          interruptionInfo: info,
+          interruptionErrorCode: hasErrorCode ? event.errorCode >>> 0 : 0,
+        };
+      }
+      case 'cr-write':
+        return {
+          code: VmxExitReason.ControlRegisterAccess,
+          name: 'control-register access',
+          // Access type 0 (MOV to CR) in bits 5:4.
+          info1: BigInt((event.cr & 0xf) | ((event.gpr & 0xf) << 8)),
+          info2: 0n,
+          missingMapping: false,
+        };
+      case 'invlpg':
+        return {
+          code: VmxExitReason.Invlpg,
+          name: 'INVLPG',
+          info1: event.linear,
+          info2: 0n,
+          missingMapping: false,
+        };
+      case 'hypercall':
+        return { code: VmxExitReason.Vmcall, name: 'VMCALL', info1: 0n, info2: 0n, missingMapping: false };
+    }
+  }
+
+  /**
+   * VM entry's CR0 checks (SDM vol. 3C §27.3.1.1; §26.3.1.1 in the 2016 edition): CR0.PG=1 with CR0.PE=0 always fails; without
+   * "unrestricted guest" CR0.PE and CR0.PG are fixed to 1 (IA32_VMX_CR0_FIXED0), so a real-mode or
+   * unpaged guest cannot enter under EPT. Under shadow paging the hypervisor runs the guest with paging
+   * on the shadow tables itself, so only the first check applies.
+   */
+  guestStateProblem(state: CpuState, paging: 'nested' | 'shadow'): string | null {
+    const pe = (state.cr0 & Cr0.PE) !== 0;
+    const pg = (state.cr0 & Cr0.PG) !== 0;
+    if (pg && !pe)
+      return 'CR0.PG=1 with CR0.PE=0 fails VM entry, even for an unrestricted guest (SDM vol. 3C §27.3.1.1; §26.3.1.1 in the 2016 edition)';
+    if (paging === 'nested' && !this.capabilities.unrestrictedGuest && (!pe || !pg)) {
+      return 'without "unrestricted guest" CR0.PE and CR0.PG must be 1 at VM entry (SDM vol. 3C §27.3.1.1; §26.3.1.1 in the 2016 edition)';
+    }
+    return null;
   }
 
   exitOf(fault: NestedFault): ExitReport {

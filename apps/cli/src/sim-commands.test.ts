@@ -1,0 +1,189 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseReport } from '@hvsim/report';
+import { defaultComparison, listPresets } from '@hvsim/sim';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/* run, compare, sweep, demo and presets as a user runs them: a child process from source. */
+
+const cliDir = fileURLToPath(new URL('..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'hvsim-sim-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function hvsim(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--conditions=@hvsim/source', '--import', 'tsx', 'src/main.ts', ...args],
+      { cwd: cliDir, encoding: 'utf8', env: { ...process.env, HVSIM_DEBUG: '' }, maxBuffer: 1 << 24 },
+      (error, stdout, stderr) => {
+        resolve({
+          code: error === null ? 0 : typeof error.code === 'number' ? error.code : null,
+          stdout,
+          stderr,
+        });
+      },
+    );
+  });
+}
+
+const small = ['--workload', 'zipf', '--accesses', '3000'];
+
+describe.concurrent('hvsim run, compare, sweep', () => {
+  it('run prints one configuration as a table; stdout is not a terminal, so no progress and no colour', async () => {
+    const { code, stdout, stderr } = await hvsim(['run', '--config', 'npt-2m', ...small]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const lines = stdout.split('\n');
+    expect(lines[0]).toMatch(/^zipf \(seed 1\): /);
+    expect(lines[2]).toMatch(/^configuration +accesses +TLB hits .* cycles\/access +vs native$/);
+    expect(lines[4]).toMatch(/^npt-2m +\d/);
+    expect(stdout).not.toContain('\u001b');
+  });
+
+  it('run --json writes a report that reads back, the same bytes for the same seed', async () => {
+    const a = await hvsim(['run', '--config', 'ept-4k', ...small, '--json', '--seed', '5']);
+    const b = await hvsim(['run', '--config', 'ept-4k', ...small, '--json', '--seed', '5']);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    const report = parseReport(a.stdout);
+    expect(report.workload.seed).toBe(5);
+    expect(report.runs.map((r) => r.config)).toEqual(['ept-4k']);
+  });
+
+  it('compare runs the configurations given, in order, with CSV, an HTML page and -o written atomically', async () => {
+    const dir = mkdtempSync(join(work, 'compare-'));
+    const { code, stdout, stderr } = await hvsim([
+      'compare',
+      '--config',
+      'native',
+      '--config',
+      'npt-4k-untagged',
+      ...small,
+      '--csv',
+      '--html',
+      join(dir, 'report.html'),
+      '-o',
+      join(dir, 'report.csv'),
+    ]);
+    expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(readdirSync(dir).sort()).toEqual(['report.csv', 'report.html']);
+    const csv = readFileSync(join(dir, 'report.csv'), 'utf8').split('\r\n');
+    expect(csv[0].startsWith('config,mmu,vendor,tagged,backing,')).toBe(true);
+    expect(csv[1].startsWith('native,native,none,false,-,')).toBe(true);
+    expect(csv[2].startsWith('npt-4k-untagged,nested,amd,false,4K,')).toBe(true);
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    expect(html).toContain('Chart.js v4');
+    expect(html).toContain('"configs":["native","npt-4k-untagged"]');
+  });
+
+  it('reads a configuration file, and names its line and JSON path when it is wrong', async () => {
+    const good = join(work, 'mine.yaml');
+    writeFileSync(good, 'mmu: nested\nvendor: intel\nbacking: 2M\ntlb: zen\n');
+    const ok = await hvsim(['run', '--config', good, ...small, '--json']);
+    expect(ok.code).toBe(0);
+    expect(parseReport(ok.stdout).runs[0]).toMatchObject({ config: 'mine', backing: '2M', tlb: 'Zen-class' });
+
+    const bad = join(work, 'bad.yaml');
+    writeFileSync(bad, 'mmu: nested\nvendor: intel\nbacking: 3M\n');
+    const failed = await hvsim(['run', '--config', bad, ...small]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe('');
+    expect(failed.stderr).toBe(
+      `hvsim: ${bad}: line 3, column 10: backing: expected a nested page size: "4K", "2M" or "1G", got "3M"\n`,
+    );
+  });
+
+  it('exits 1 naming what is unknown, 2 on usage errors, and leaves no file behind', async () => {
+    const dir = mkdtempSync(join(work, 'nothing-'));
+    const [preset, workload, trace, both, format, accesses, none] = await Promise.all([
+      hvsim(['run', '--config', 'npt-3m', ...small]),
+      hvsim(['run', '--workload', 'nope']),
+      hvsim(['run', '--trace', join(work, 'missing.lackey')]),
+      hvsim(['run', '--workload', 'zipf', '--trace', 'x.lackey']),
+      hvsim(['run', '--format', 'lackey']),
+      hvsim(['run', '--accesses', 'many']),
+      hvsim(['run', '--config', 'npt-3m', ...small, '--html', join(dir, 'r.html')]),
+    ]);
+    expect(preset.code).toBe(1);
+    expect(preset.stderr).toMatch(/^hvsim: no preset named "npt-3m"; there are: ept-2m, /);
+    expect(workload.code).toBe(1);
+    expect(workload.stderr).toMatch(/^hvsim: no workload named "nope"; there are: sequential, /);
+    expect(trace.code).toBe(1);
+    expect(trace.stderr).toContain('missing.lackey');
+    expect([both.code, format.code, accesses.code]).toEqual([2, 2, 2]);
+    expect(none.code).toBe(1);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('runs a lackey trace, its format detected', async () => {
+    const trace = join(work, 'small.lackey');
+    // A fetch, a load, a store and a modify (a load and a store): five guest accesses.
+    writeFileSync(trace, 'I  00401000,4\n L 01000000,8\n S 01000008,8\n M 01001000,4\n');
+    const { code, stdout } = await hvsim(['run', '--config', 'native', '--trace', trace, '--json']);
+    expect(code).toBe(0);
+    const report = parseReport(stdout);
+    expect(report.workload.name).toBe('small.lackey');
+    expect(report.runs[0].guest.accesses).toBe(5);
+  });
+
+  it('sweep runs the grid on worker threads and reports it in grid order', async () => {
+    const { code, stdout, stderr } = await hvsim([
+      'sweep',
+      '--config',
+      'npt-4k',
+      '--set',
+      'tagging=true,false',
+      '--set',
+      'backing=4K,2M',
+      ...small,
+      '--workers',
+      '2',
+      '--json',
+    ]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(parseReport(stdout).runs.map((r) => [r.config, r.tagged, r.backing])).toEqual([
+      ['npt-4k tagging=true backing=4K', true, '4K'],
+      ['npt-4k tagging=true backing=2M', true, '2M'],
+      ['npt-4k tagging=false backing=4K', false, '4K'],
+      ['npt-4k tagging=false backing=2M', false, '2M'],
+    ]);
+    const bad = await hvsim(['sweep', '--config', 'npt-4k', '--set', 'backing']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('expected PATH=VALUE,VALUE');
+  });
+
+  it('presets lists every preset with its description', async () => {
+    const { code, stdout } = await hvsim(['presets']);
+    expect(code).toBe(0);
+    expect(
+      stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(' ')[0]),
+    ).toEqual(listPresets().map((p) => p.name));
+  });
+
+  it('demo compares the default configurations on the built-in workload', async () => {
+    const { code, stdout, stderr } = await hvsim(['demo', '--json']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const report = parseReport(stdout);
+    expect(report.runs.map((r) => r.config)).toEqual([...defaultComparison]);
+    expect(report.runs[0].overheadVsNative).toBe(1);
+    const run = Object.fromEntries(report.runs.map((r) => [r.config, r]));
+    // The story the demo is there to tell, each part from the architecture: shadow paging traps the
+    // guest's page-table writes and CR3 loads, nested paging does not (APM vol. 2 §15.25, SDM vol. 3C
+    // §29.3) but walks two dimensions, up to (4 + 1) x (4 + 1) - 1 = 24 references, 19 with 2 MiB
+    // nested pages; without VPIDs every VM entry and exit flushes the TLB (SDM vol. 3C §29.4.3.1).
+    expect(run.shadow.exits).toBeGreaterThan(10 * run['npt-4k'].exits);
+    expect(run['npt-4k'].referencesPerWalk).toBeGreaterThan(run.native.referencesPerWalk);
+    expect(run['npt-2m'].referencesPerWalk).toBeLessThan(run['npt-4k'].referencesPerWalk);
+    expect(run['npt-2m'].exits).toBeLessThan(run['npt-4k'].exits);
+    const untagged = run['ept-4k-untagged'];
+    expect(untagged.tlbFlushes).toBeGreaterThanOrEqual(untagged.worldSwitches + untagged.exits);
+    expect(run['ept-4k'].tlbFlushes).toBeLessThanOrEqual(2);
+    expect(untagged.cyclesPerAccess).toBeGreaterThan(run['ept-4k'].cyclesPerAccess);
+  });
+});

@@ -1,0 +1,62 @@
+import { exitKinds, guestCounters, levelNames } from './columns.js';
+import type { ReportDocument, RunReport } from './report-document.js';
+
+const FIXED: ReadonlyArray<readonly [string, (r: RunReport) => string | number | boolean | null]> = [
+  ['config', (r) => r.config],
+  ['mmu', (r) => r.mmu],
+  ['vendor', (r) => r.vendor],
+  ['tagged', (r) => r.tagged],
+  ['backing', (r) => r.backing],
+  ['tlb', (r) => r.tlb],
+  ['accesses', (r) => r.accesses],
+  ['tlb_hits', (r) => r.tlbHits],
+  ['tlb_hit_rate', (r) => r.tlbHitRate],
+  ['walks', (r) => r.walks],
+  ['walk_references', (r) => r.walkReferences],
+  ['references_per_walk', (r) => r.referencesPerWalk],
+  ['walk_cache_hits', (r) => r.walkCacheHits],
+  ['exits', (r) => r.exits],
+  ['world_switches', (r) => r.worldSwitches],
+  ['entry_flushes', (r) => r.entryFlushes],
+  ['tlb_flushes', (r) => r.tlbFlushes],
+  ['guest_page_faults', (r) => r.guestPageFaults],
+  ['cycles', (r) => r.cycles],
+  ['cycles_per_access', (r) => r.cyclesPerAccess],
+  ['overhead_vs_native', (r) => r.overheadVsNative],
+];
+
+/**
+ * The report as CSV (RFC 4180: comma-separated, CRLF line ends, fields quoted when they hold a
+ * comma, quote or line break): a header, then one row per configuration. After the fixed columns come
+ * `tlb_hits:<level>` per TLB level, `exits:<kind>` per exit kind and `guest:<counter>` per guest
+ * counter that occurs in the report. Empty cell: no native run to compare with.
+ */
+export function renderCsv(report: ReportDocument): string {
+  const levels = levelNames(report);
+  const kinds = exitKinds(report);
+  const guest = guestCounters(report);
+  const header = [
+    ...FIXED.map(([name]) => name),
+    ...levels.map((l) => `tlb_hits:${l}`),
+    ...kinds.map((k) => `exits:${k}`),
+    ...guest.map((g) => `guest:${g}`),
+  ];
+  const rows = report.runs.map((run) => [
+    ...FIXED.map(([, value]) => value(run)),
+    ...levels.map((l) => run.tlbLevels.find((level) => level.name === l)?.hits ?? 0),
+    ...kinds.map((k) => run.exitsByKind[k] ?? 0),
+    ...guest.map((g) => run.guest[g] ?? 0),
+  ]);
+  return [header, ...rows].map((row) => `${row.map(field).join(',')}\r\n`).join('');
+}
+
+function field(value: string | number | boolean | null): string {
+  if (value === null) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The report as `hvsim.report/1` JSON, two-space indented, ending in a newline. */
+export function renderJson(report: ReportDocument): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}

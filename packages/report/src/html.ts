@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { exitKinds, groupDigits, levelNames, percent } from './columns.js';
+import type { ReportDocument } from './report-document.js';
+
+/** Options of the HTML page. */
+export interface HtmlOptions {
+  /** The page title (default: the workload's name). */
+  readonly title?: string;
+}
+
+let chartJs: string | null = null;
+
+/**
+ * Chart.js's standalone (UMD) build, read from the installed package the first time a page is made,
+ * so the page carries its chart library inline and works offline.
+ */
+export function chartLibrarySource(): string {
+  if (chartJs === null) {
+    // The package's `require` entry sits in dist/ beside the UMD build (its exports map does not list it).
+    const entry = createRequire(import.meta.url).resolve('chart.js');
+    chartJs = readFileSync(join(dirname(entry), 'chart.umd.min.js'), 'utf8');
+  }
+  return chartJs;
+}
+
+function wideRange(values: readonly number[]): boolean {
+  const positive = values.filter((v) => v > 0);
+  return positive.length > 1 && Math.max(...positive) > 30 * Math.min(...positive);
+}
+
+/** Text that is safe inside an HTML element or attribute. */
+function escapeHtml(text: string): string {
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;');
+}
+
+/** JSON that is safe inside a `<script>` element (no `</script>`, no HTML comment openers). */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replaceAll('<', '\\u003c')
+    .replaceAll('\u2028', '\\u2028')
+    .replaceAll('\u2029', '\\u2029');
+}
+
+/**
+ * The report as one self-contained HTML page: Chart.js inline, the report's data inline, no request
+ * to anywhere. Charts: estimated cycles per access by configuration (the headline, with the overhead
+ * against native), VM exits by kind stacked, world switches and the flushes among them, memory
+ * references per walk, and TLB hits by level; then the figures as a table. Deterministic: the same
+ * report gives the same bytes (no timestamp).
+ */
+export function renderHtml(report: ReportDocument, options: HtmlOptions = {}): string {
+  const title = options.title ?? `hvsim: ${report.workload.name}`;
+  const levels = levelNames(report);
+  const kinds = exitKinds(report);
+  const data = {
+    configs: report.runs.map((r) => r.config),
+    mmu: report.runs.map((r) => r.mmu),
+    tagged: report.runs.map((r) => r.tagged),
+    cyclesPerAccess: report.runs.map((r) => r.cyclesPerAccess),
+    // A logarithmic axis when the dearest configuration costs over 30 times the cheapest, so the
+    // cheap ones stay visible beside it.
+    logCycles: wideRange(report.runs.map((r) => r.cyclesPerAccess)),
+    logSwitches: wideRange(report.runs.map((r) => r.worldSwitches)),
+    overhead: report.runs.map((r) => r.overheadVsNative),
+    referencesPerWalk: report.runs.map((r) => r.referencesPerWalk),
+    walksPer1k: report.runs.map((r) => (r.accesses === 0 ? 0 : (1000 * r.walks) / r.accesses)),
+    switches: report.runs.map((r) => r.worldSwitches),
+    flushes: report.runs.map((r) => r.tlbFlushes),
+    exits: kinds.map((kind) => ({ kind, counts: report.runs.map((r) => r.exitsByKind[kind] ?? 0) })),
+    levels: levels.map((name) => ({
+      name,
+      rates: report.runs.map((r) => 100 * (r.tlbLevels.find((l) => l.name === name)?.hitRate ?? 0)),
+    })),
+  };
+  const rows = report.runs
+    .map(
+      (r) =>
+        `<tr><th scope="row">${escapeHtml(r.config)}</th><td>${escapeHtml(r.description)}</td>` +
+        `<td>${groupDigits(r.accesses)}</td><td>${percent(r.tlbHitRate)}</td><td>${groupDigits(r.walks)}</td>` +
+        `<td>${r.referencesPerWalk.toFixed(2)}</td><td>${groupDigits(r.walkCacheHits)}</td>` +
+        `<td>${groupDigits(r.exits)}</td><td>${groupDigits(r.worldSwitches)}</td><td>${groupDigits(r.tlbFlushes)}</td>` +
+        `<td>${r.cyclesPerAccess.toFixed(2)}</td><td>${r.overheadVsNative === null ? '-' : `${r.overheadVsNative.toFixed(2)}x`}</td></tr>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1.5rem; color: #1d232b; background: #fbfbfd; }
+h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
+.lead { color: #4a5563; margin-top: 0; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 1.2rem; }
+figure { margin: 0; background: #fff; border: 1px solid #e2e5ea; border-radius: 8px; padding: 0.8rem 1rem 1rem; }
+figure.wide { grid-column: 1 / -1; }
+figcaption { font-weight: 600; margin-bottom: 0.2rem; }
+figure p { margin: 0 0 0.5rem; color: #4a5563; font-size: 0.9rem; }
+.chart { position: relative; height: 320px; }
+table { border-collapse: collapse; width: 100%; margin-top: 1.5rem; font-size: 0.85rem; background: #fff; }
+th, td { border-bottom: 1px solid #e2e5ea; padding: 0.3rem 0.5rem; text-align: right; }
+th[scope=row], td:nth-child(2), thead th:first-child, thead th:nth-child(2) { text-align: left; }
+</style>
+</head>
+<body>
+<h1>${escapeHtml(report.workload.name)}</h1>
+<p class="lead">${escapeHtml(report.workload.description)} &middot; seed ${report.workload.seed} &middot; ${report.runs.length} configuration${report.runs.length === 1 ? '' : 's'}</p>
+<div class="grid">
+<figure class="wide"><figcaption>Estimated cycles per access</figcaption><p>Lower is better. The label is the overhead against the native run.</p><div class="chart"><canvas id="cycles"></canvas></div></figure>
+<figure><figcaption>VM exits by kind</figcaption><p>What sends the guest back to the hypervisor.</p><div class="chart"><canvas id="exits"></canvas></div></figure>
+<figure><figcaption>World switches and TLB flushes</figcaption><p>Without tags, world switches flush the TLB; ASIDs and VPIDs keep it.</p><div class="chart"><canvas id="switches"></canvas></div></figure>
+<figure><figcaption>Memory references per walk</figcaption><p>A two-dimensional walk costs up to 24; large nested pages shorten it.</p><div class="chart"><canvas id="walks"></canvas></div></figure>
+<figure><figcaption>TLB hits by level</figcaption><p>Share of all translations served at each level.</p><div class="chart"><canvas id="levels"></canvas></div></figure>
+</div>
+<table>
+<thead><tr><th>configuration</th><th>description</th><th>accesses</th><th>TLB hits</th><th>walks</th><th>refs/walk</th><th>PWC hits</th><th>exits</th><th>switches</th><th>TLB flushes</th><th>cycles/access</th><th>vs native</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>
+<script id="report" type="application/json">${scriptJson(report)}</script>
+<script>${chartLibrarySource().replaceAll('</script', '<\\/script')}</script>
+<script>
+(function () {
+  var d = ${scriptJson(data)};
+  var palette = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+  function colour(i) {
+    var base = { native: '#7f8c8d', shadow: '#f28e2b', nested: '#4e79a7' }[d.mmu[i]] || '#4e79a7';
+    return d.tagged[i] || d.mmu[i] === 'native' ? base : base + '88';
+  }
+  Chart.defaults.animation = false;
+  Chart.defaults.maintainAspectRatio = false;
+  var overheadLabel = {
+    id: 'overheadLabel',
+    afterDatasetsDraw: function (chart) {
+      var ctx = chart.ctx;
+      var meta = chart.getDatasetMeta(0);
+      ctx.save();
+      ctx.font = '12px system-ui, sans-serif';
+      ctx.fillStyle = '#1d232b';
+      ctx.textAlign = 'center';
+      meta.data.forEach(function (bar, i) {
+        var o = d.overhead[i];
+        if (o !== null) ctx.fillText(o.toFixed(2) + 'x', bar.x, bar.y - 4);
+      });
+      ctx.restore();
+    }
+  };
+  new Chart(document.getElementById('cycles'), {
+    type: 'bar',
+    data: { labels: d.configs, datasets: [{ label: 'cycles per access', data: d.cyclesPerAccess, backgroundColor: d.configs.map(function (_, i) { return colour(i); }) }] },
+    options: { plugins: { legend: { display: false } }, layout: { padding: { top: 18 } }, scales: { y: { type: d.logCycles ? 'logarithmic' : 'linear', beginAtZero: !d.logCycles, title: { display: true, text: d.logCycles ? 'cycles (log scale)' : 'cycles' } } } },
+    plugins: [overheadLabel]
+  });
+  new Chart(document.getElementById('exits'), {
+    type: 'bar',
+    data: { labels: d.configs, datasets: d.exits.map(function (e, i) { return { label: e.kind, data: e.counts, backgroundColor: palette[i % palette.length] }; }) },
+    options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }
+  });
+  new Chart(document.getElementById('switches'), {
+    type: 'bar',
+    data: { labels: d.configs, datasets: [
+      { label: 'world switches', data: d.switches, backgroundColor: '#4e79a7' },
+      { label: 'TLB flushes', data: d.flushes, backgroundColor: '#e15759' }
+    ] },
+    options: { scales: { y: { type: d.logSwitches ? 'logarithmic' : 'linear', beginAtZero: !d.logSwitches, title: { display: d.logSwitches, text: 'log scale' } } } }
+  });
+  new Chart(document.getElementById('walks'), {
+    type: 'bar',
+    data: { labels: d.configs, datasets: [
+      { label: 'references per walk', data: d.referencesPerWalk, backgroundColor: d.configs.map(function (_, i) { return colour(i); }), yAxisID: 'y' },
+      { label: 'walks per 1000 accesses', data: d.walksPer1k, type: 'line', borderColor: '#59a14f', backgroundColor: '#59a14f', yAxisID: 'y1' }
+    ] },
+    options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'references' } }, y1: { beginAtZero: true, position: 'right', grid: { drawOnChartArea: false }, title: { display: true, text: 'walks / 1000' } } } }
+  });
+  new Chart(document.getElementById('levels'), {
+    type: 'bar',
+    data: { labels: d.configs, datasets: d.levels.map(function (l, i) { return { label: l.name, data: l.rates, backgroundColor: palette[i % palette.length] }; }) },
+    options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, max: 100, title: { display: true, text: '% of translations' } } } }
+  });
+})();
+</script>
+</body>
+</html>
+`;
+}

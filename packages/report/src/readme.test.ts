@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { expect, it, vi } from 'vitest';
+import {
+  highlights,
+  parseReport,
+  REPORT_FORMAT,
+  type RunReport,
+  renderCsv,
+  renderHtml,
+  renderTable,
+} from './index.js';
+
+/*
+ * The README's example, verbatim (between the markers), run here with the file system replaced by a
+ * map, on a report written by hand: two runs whose table rows are checked by arithmetic below.
+ */
+
+function readmeExample(
+  readFileSync: (path: string, encoding: 'utf8') => string,
+  writeFileSync: (path: string, text: string) => void,
+): void {
+  // README example begin
+  // A report as `hvsim compare --json -o report.json` writes it (or @hvsim/sim's `compare` returns it).
+  const report = parseReport(readFileSync('report.json', 'utf8'), 'report.json');
+
+  console.log(renderTable(report)); // one row per configuration, then the exits by kind
+  console.log(highlights(report).join('\n')); // what tagging, nested paging and large pages did
+  writeFileSync('report.csv', renderCsv(report)); // RFC 4180, one row per configuration
+  writeFileSync('report.html', renderHtml(report)); // one page, Chart.js inline: works offline
+  // README example end
+}
+
+const between = (text: string) =>
+  text
+    .slice(text.indexOf('// A report as'), text.indexOf('works offline') + 'works offline'.length)
+    .replace(/\s+/g, '');
+
+const run = (config: string, over: Partial<RunReport>): RunReport => ({
+  config,
+  description: config,
+  mmu: 'native',
+  vendor: 'none',
+  tagged: false,
+  backing: '-',
+  tlb: 'Skylake-class',
+  accesses: 2000,
+  tlbHits: 1500,
+  tlbHitRate: 0.75,
+  tlbLevels: [{ name: 'L1 DTLB', hits: 1500, hitRate: 0.75 }],
+  walks: 500,
+  walkReferences: 2000,
+  referencesPerWalk: 4,
+  walkCacheHits: 0,
+  exits: 0,
+  exitsByKind: {},
+  worldSwitches: 0,
+  entryFlushes: 0,
+  tlbFlushes: 0,
+  guestPageFaults: 0,
+  cycles: 24000,
+  cyclesPerAccess: 12,
+  overheadVsNative: 1,
+  guest: {},
+  ...over,
+});
+
+it("runs the README's example", () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const self = readFileSync(new URL('./readme.test.ts', import.meta.url), 'utf8');
+  expect(between(self)).toBe(between(readme));
+
+  const input = JSON.stringify({
+    format: REPORT_FORMAT,
+    workload: { name: 'zipf', description: 'hot pages', seed: 1 },
+    runs: [
+      run('native', {}),
+      // 2000 walks of 24 references each; 60000 cycles over 2000 accesses = 30 = 2.5 x 12.
+      run('npt-4k', {
+        mmu: 'nested',
+        vendor: 'amd',
+        tagged: true,
+        backing: '4K',
+        walkReferences: 12000,
+        referencesPerWalk: 24,
+        exits: 5,
+        exitsByKind: { NPF: 5 },
+        worldSwitches: 6,
+        cycles: 60000,
+        cyclesPerAccess: 30,
+        overheadVsNative: 2.5,
+      }),
+    ],
+  });
+  const files = new Map<string, string>([['report.json', input]]);
+  const lines: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => lines.push(line));
+  try {
+    readmeExample(
+      (path) => files.get(path) ?? '',
+      (path, text) => files.set(path, text),
+    );
+  } finally {
+    log.mockRestore();
+  }
+  const table = lines[0].split('\n');
+  expect(table[5]).toMatch(/^npt-4k +2,000 +75\.0% +75\.0% +500 +24\.00 +0 +5 +6 +0 +30\.00 +2\.50x$/);
+  expect(lines[1]).toBe(''); // no untagged, shadow or 2 MiB twin to compare with
+  expect(files.get('report.csv')?.split('\r\n')).toHaveLength(4);
+  expect(files.get('report.html')).toContain('Chart.js v4');
+});

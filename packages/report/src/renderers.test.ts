@@ -1,0 +1,245 @@
+import { describe, expect, it } from 'vitest';
+import { renderCsv, renderJson } from './csv.js';
+import { highlights } from './highlights.js';
+import { chartLibrarySource, renderHtml } from './html.js';
+import { parseReport, REPORT_FORMAT, type ReportDocument, type RunReport } from './report-document.js';
+import { renderTable } from './table.js';
+
+/*
+ * A report written by hand: two runs whose figures are chosen so each rendering can be checked by
+ * arithmetic done here, not by pasting what a renderer printed.
+ */
+
+const native: RunReport = {
+  config: 'native',
+  description: 'bare metal',
+  mmu: 'native',
+  vendor: 'none',
+  tagged: false,
+  backing: '-',
+  tlb: 'Skylake-class',
+  accesses: 1000,
+  tlbHits: 900,
+  tlbHitRate: 0.9,
+  tlbLevels: [
+    { name: 'L1 DTLB', hits: 800, hitRate: 0.8 },
+    { name: 'STLB', hits: 100, hitRate: 0.1 },
+  ],
+  walks: 100,
+  walkReferences: 400,
+  referencesPerWalk: 4,
+  walkCacheHits: 50,
+  exits: 0,
+  exitsByKind: {},
+  worldSwitches: 0,
+  entryFlushes: 0,
+  tlbFlushes: 1,
+  guestPageFaults: 10,
+  cycles: 5000,
+  cyclesPerAccess: 5,
+  overheadVsNative: 1,
+  guest: { pageFaults: 10 },
+};
+
+const nested: RunReport = {
+  ...native,
+  config: 'npt-4k, "untagged"',
+  description: 'AMD NPT <4K>',
+  mmu: 'nested',
+  vendor: 'amd',
+  backing: '4K',
+  tlbHits: 800,
+  tlbHitRate: 0.8,
+  tlbLevels: [
+    { name: 'L1 DTLB', hits: 700, hitRate: 0.7 },
+    { name: 'STLB', hits: 100, hitRate: 0.1 },
+  ],
+  walks: 200,
+  walkReferences: 4800,
+  referencesPerWalk: 24,
+  exits: 30,
+  exitsByKind: { NPF: 20, 'external interrupt': 10 },
+  worldSwitches: 31,
+  entryFlushes: 31,
+  tlbFlushes: 62,
+  cycles: 12500,
+  cyclesPerAccess: 12.5,
+  overheadVsNative: 2.5,
+  guest: { pageFaults: 10, contextSwitches: 2 },
+};
+
+const report: ReportDocument = {
+  format: REPORT_FORMAT,
+  workload: { name: 'zipf', description: 'Zipf-distributed reads', seed: 7 },
+  runs: [native, nested],
+};
+
+describe('renderTable', () => {
+  const text = renderTable(report);
+  const lines = text.split('\n');
+
+  it('has one column per figure, one per TLB level with hits, and one row per configuration', () => {
+    const header = lines[2].split(/\s{2,}/);
+    expect(header).toEqual([
+      'configuration',
+      'accesses',
+      'TLB hits',
+      'L1 DTLB',
+      'STLB',
+      'walks',
+      'refs/walk',
+      'PWC hits',
+      'exits',
+      'switches',
+      'TLB flushes',
+      'cycles/access',
+      'vs native',
+    ]);
+    const row = lines[5].split(/\s{2,}/);
+    // 800/1000 hits, 700 and 100 of them by level; 4800/200 = 24 references a walk; 12.5 / 5 = 2.5x.
+    expect(row).toEqual([
+      'npt-4k, "untagged"',
+      '1,000',
+      '80.0%',
+      '70.0%',
+      '10.0%',
+      '200',
+      '24.00',
+      '50',
+      '30',
+      '31',
+      '62',
+      '12.50',
+      '2.50x',
+    ]);
+  });
+
+  it('lists exits by kind for the runs that had any, kinds sorted', () => {
+    const start = lines.findIndex((l) => l.startsWith('exits by kind'));
+    expect(lines[start].split(/\s{2,}/)).toEqual(['exits by kind', 'NPF', 'external interrupt']);
+    expect(lines[start + 2].split(/\s{2,}/)).toEqual(['npt-4k, "untagged"', '20', '10']);
+    expect(lines[start + 3]).toBe('');
+  });
+
+  it('is plain text unless asked for colour, which marks the cheapest and dearest run', () => {
+    expect(text).not.toContain('\u001b');
+    const coloured = renderTable(report, { color: true });
+    expect(coloured).toContain('\u001b[32m');
+    expect(coloured).toContain('\u001b[31m');
+  });
+});
+
+describe('renderCsv', () => {
+  const csv = renderCsv(report);
+  const rows = csv.split('\r\n');
+
+  it('has a header of fixed columns, then TLB levels, exit kinds and guest counters that occur', () => {
+    expect(rows[0]).toBe(
+      'config,mmu,vendor,tagged,backing,tlb,accesses,tlb_hits,tlb_hit_rate,walks,walk_references,' +
+        'references_per_walk,walk_cache_hits,exits,world_switches,entry_flushes,tlb_flushes,guest_page_faults,cycles,' +
+        'cycles_per_access,overhead_vs_native,tlb_hits:L1 DTLB,tlb_hits:STLB,exits:NPF,' +
+        'exits:external interrupt,guest:contextSwitches,guest:pageFaults',
+    );
+    expect(rows).toHaveLength(4); // header, two runs, and the empty string after the last CRLF
+  });
+
+  it('quotes fields with commas or quotes (RFC 4180) and fills absent counts with 0', () => {
+    expect(rows[2].startsWith('"npt-4k, ""untagged""",nested,amd,false,4K,')).toBe(true);
+    expect(rows[1].endsWith(',800,100,0,0,0,10')).toBe(true);
+    expect(rows[2].endsWith(',700,100,20,10,2,10')).toBe(true);
+  });
+
+  it('leaves the overhead empty when there is no native run', () => {
+    const alone = renderCsv({ ...report, runs: [{ ...nested, overheadVsNative: null }] });
+    expect(alone.split('\r\n')[1]).toContain(',12.5,,');
+  });
+});
+
+describe('renderJson and parseReport', () => {
+  it('round-trips a report', () => {
+    expect(parseReport(renderJson(report))).toEqual(report);
+  });
+
+  it('names the path of a bad field and refuses another format', () => {
+    const bad = JSON.parse(renderJson(report));
+    bad.runs[1].walks = -1;
+    expect(() => parseReport(JSON.stringify(bad), 'r.json')).toThrow(/^r\.json: runs\[1\]\.walks: /);
+    expect(() => parseReport(JSON.stringify({ ...report, format: 'hvsim.report/2' }))).toThrow(/format/);
+    expect(() => parseReport('{', 'r.json')).toThrow(/^r\.json: invalid JSON/);
+  });
+});
+
+describe('renderHtml', () => {
+  const html = renderHtml(report);
+
+  it('is one page with Chart.js and the data inline, and nothing fetched', () => {
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).toContain(chartLibrarySource().slice(0, 200));
+    expect(chartLibrarySource()).toContain('Chart.js v4');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/i);
+    for (const id of ['cycles', 'exits', 'switches', 'walks', 'levels'])
+      expect(html).toContain(`<canvas id="${id}">`);
+    expect(html).toContain('"cyclesPerAccess":[5,12.5]');
+    expect(html).toContain('{"kind":"NPF","counts":[0,20]}');
+  });
+
+  it('escapes text from the report in markup and in scripts', () => {
+    expect(html).toContain('AMD NPT &lt;4K&gt;');
+    const sneaky = renderHtml({ ...report, workload: { ...report.workload, name: '</script><b>' } });
+    expect(sneaky).not.toContain('</script><b>');
+    expect(sneaky).toContain('\\u003c/script>\\u003cb>');
+  });
+
+  it('is the same bytes for the same report', () => {
+    expect(renderHtml(parseReport(renderJson(report)))).toBe(html);
+  });
+});
+
+describe('highlights', () => {
+  const run = (over: Partial<RunReport>): RunReport => ({ ...nested, ...over });
+  const full: ReportDocument = {
+    ...report,
+    runs: [
+      native,
+      run({ config: 'shadow', mmu: 'shadow', tagged: true, exits: 9000, referencesPerWalk: 1.5 }),
+      run({
+        config: 't4',
+        tagged: true,
+        tlbFlushes: 0,
+        walks: 200,
+        exits: 300,
+        referencesPerWalk: 20,
+        cyclesPerAccess: 30,
+      }),
+      run({
+        config: 'u4',
+        tagged: false,
+        tlbFlushes: 40,
+        worldSwitches: 301,
+        walks: 260,
+        cyclesPerAccess: 33,
+      }),
+      run({
+        config: 't2',
+        tagged: true,
+        backing: '2M',
+        exits: 10,
+        referencesPerWalk: 15,
+        cyclesPerAccess: 12,
+        overheadVsNative: 2.4,
+      }),
+    ],
+  };
+
+  it('pairs runs that differ in one thing and says what that thing did', () => {
+    expect(highlights(full)).toEqual([
+      'Tagging: u4 flushes the TLB 40 times in 301 world switches and makes 60 more walks; with tags (t4) 0 flushes, 30.0 instead of 33.0 cycles per access.',
+      'Nested paging: t4 takes 300 exits where shadow takes 9,000, but its walks make 20.00 memory references instead of 1.50.',
+      'Large pages: with 2 MiB nested pages (t2) a walk makes 15.00 references instead of 20.00 and the nested faults fall from 300 exits to 10: 12.0 instead of 30.0 cycles per access, 2.40x native.',
+    ]);
+  });
+
+  it('leaves out the pairs a report does not hold', () => {
+    expect(highlights(report)).toEqual([]);
+  });
+});

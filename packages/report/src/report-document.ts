@@ -1,0 +1,123 @@
+import { z } from 'zod';
+
+/** The format tag of a report document; a reader rejects any other. */
+export const REPORT_FORMAT = 'hvsim.report/1';
+
+const count = z.number().int().nonnegative();
+const ratio = z.number().nonnegative();
+
+/** Hits at one level of a TLB hierarchy, on the data and instruction paths together. */
+const tlbLevelSchema = z.object({
+  /** The level's name ("L1 DTLB", "STLB"…). */
+  name: z.string(),
+  hits: count,
+  /** Hits over all translations of the run (so the levels' rates add up to the overall hit rate). */
+  hitRate: ratio,
+});
+
+/** One configuration's run of a workload: what happened, counted, and what it costs by the cost model. */
+const runSchema = z.object({
+  /** The configuration's name (a preset name or a file's). */
+  config: z.string(),
+  /** One line on what the configuration is. */
+  description: z.string(),
+  /** How guest-linear addresses are translated: bare metal, nested paging or shadow paging. */
+  mmu: z.enum(['native', 'nested', 'shadow']),
+  /** `amd`, `intel`, or `none` natively. */
+  vendor: z.enum(['amd', 'intel', 'none']),
+  /** Whether translations are tagged by ASID/VPID (so a world switch need not flush). */
+  tagged: z.boolean(),
+  /** The page size that backs guest-physical memory in the nested stage (`4K`, `2M`, `1G`; `-` natively). */
+  backing: z.string(),
+  /** The TLB hierarchy's name. */
+  tlb: z.string(),
+  /** Guest memory accesses. */
+  accesses: count,
+  /** Accesses served by the TLB. */
+  tlbHits: count,
+  /** `tlbHits / accesses`. */
+  tlbHitRate: ratio,
+  /** Hits by level, in the hierarchy's order. */
+  tlbLevels: z.array(tlbLevelSchema),
+  /** Translations that walked. */
+  walks: count,
+  /** Memory references those walks made (both stages). */
+  walkReferences: count,
+  /** `walkReferences / walks` (0 without walks). */
+  referencesPerWalk: ratio,
+  /** Walks that started below the root thanks to a paging-structure cache. */
+  walkCacheHits: count,
+  /** VM exits, in all. */
+  exits: count,
+  /** VM exits by kind, sorted by kind. */
+  exitsByKind: z.record(z.string(), count),
+  /** World switches into a guest (VMRUN / VM entry). */
+  worldSwitches: count,
+  /** World switches on which the hypervisor asked for a flush (no tags, id rollover, a pending invalidation). */
+  entryFlushes: count,
+  /**
+   * Context-wide flushes the TLBs received, whoever asked: the hypervisor's, and those the hardware
+   * does itself (Intel without VPIDs flushes on every VM entry and exit, SDM vol. 3C §29.4.3.1).
+   * Single-address and single-PCID invalidations are not counted.
+   */
+  tlbFlushes: count,
+  /** Guest page faults the guest handled itself. */
+  guestPageFaults: count,
+  /** Estimated cycles by the cost model. */
+  cycles: ratio,
+  /** `cycles / accesses`. */
+  cyclesPerAccess: ratio,
+  /** `cyclesPerAccess` over the native run's in the same report, or null when there is none. */
+  overheadVsNative: ratio.nullable(),
+  /** The guest operating system's own counters (page faults, context switches…), sorted by name. */
+  guest: z.record(z.string(), z.number()),
+});
+
+/** A report: one workload on one or more configurations. */
+export const reportSchema = z.object({
+  format: z.literal(REPORT_FORMAT),
+  /** What ran: a built-in workload's name and parameters, or a trace file and its format. */
+  workload: z.object({
+    name: z.string(),
+    description: z.string(),
+    /** The seed of every random choice (workload, replacement); the same seed gives the same report. */
+    seed: z.number().int(),
+  }),
+  runs: z.array(runSchema),
+});
+
+/** One configuration's run, as a report holds it. */
+export type RunReport = z.infer<typeof runSchema>;
+/** One TLB level's hits. */
+export type TlbLevelReport = z.infer<typeof tlbLevelSchema>;
+/** An `hvsim.report/1` document. */
+export type ReportDocument = z.infer<typeof reportSchema>;
+
+/** A report document that does not validate: the message names the JSON path of each problem. */
+export class ReportFormatError extends Error {
+  override readonly name = 'ReportFormatError';
+}
+
+/** Reads an `hvsim.report/1` document from JSON text, checking every field. */
+export function parseReport(text: string, source = 'report'): ReportDocument {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ReportFormatError(`${source}: invalid JSON: ${(error as Error).message}`);
+  }
+  const result = reportSchema.safeParse(json);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `${source}: ${pathText(issue.path)}: ${issue.message}`);
+    throw new ReportFormatError(lines.join('\n'));
+  }
+  return result.data;
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(document)';
+  let text = '';
+  for (const key of path)
+    text += typeof key === 'number' ? `[${key}]` : text === '' ? String(key) : `.${String(key)}`;
+  return text;
+}

@@ -1,0 +1,98 @@
+import { exitKinds, groupDigits, levelNames, levelRate, percent } from './columns.js';
+import type { ReportDocument, RunReport } from './report-document.js';
+
+/** Options of the terminal table. */
+export interface TableOptions {
+  /** Colour the best and worst cycles per access with ANSI escapes (default false: plain text). */
+  readonly color?: boolean;
+}
+
+interface Column {
+  readonly title: string;
+  readonly left?: boolean;
+  readonly cell: (run: RunReport) => string;
+}
+
+/**
+ * The report as terminal tables: one row per configuration with accesses, TLB hit rates (overall and
+ * by level), walks, memory references per walk, walk-cache hits, exits, world switches and the
+ * flushes they caused, estimated cycles per access and the overhead against the native run; then
+ * the exits by kind. Plain text, the same bytes for the same report.
+ */
+export function renderTable(report: ReportDocument, options: TableOptions = {}): string {
+  const levels = levelNames(report);
+  const columns: Column[] = [
+    { title: 'configuration', left: true, cell: (r) => r.config },
+    { title: 'accesses', cell: (r) => groupDigits(r.accesses) },
+    { title: 'TLB hits', cell: (r) => percent(r.tlbHitRate) },
+    ...levels.map((name): Column => ({ title: name, cell: (r) => percent(levelRate(r, name)) })),
+    { title: 'walks', cell: (r) => groupDigits(r.walks) },
+    { title: 'refs/walk', cell: (r) => r.referencesPerWalk.toFixed(2) },
+    { title: 'PWC hits', cell: (r) => groupDigits(r.walkCacheHits) },
+    { title: 'exits', cell: (r) => groupDigits(r.exits) },
+    { title: 'switches', cell: (r) => groupDigits(r.worldSwitches) },
+    { title: 'TLB flushes', cell: (r) => groupDigits(r.tlbFlushes) },
+    { title: 'cycles/access', cell: (r) => r.cyclesPerAccess.toFixed(2) },
+    {
+      title: 'vs native',
+      cell: (r) => (r.overheadVsNative === null ? '-' : `${r.overheadVsNative.toFixed(2)}x`),
+    },
+  ];
+  const header = `${report.workload.name} (seed ${report.workload.seed}): ${report.workload.description}`;
+  let text = `${header}\n\n${grid(columns, report.runs, options.color === true ? highlight(report) : null)}`;
+  const kinds = exitKinds(report);
+  if (kinds.length > 0) {
+    const exitColumns: Column[] = [
+      { title: 'exits by kind', left: true, cell: (r) => r.config },
+      ...kinds.map((kind): Column => ({ title: kind, cell: (r) => groupDigits(r.exitsByKind[kind] ?? 0) })),
+    ];
+    text += `\n${grid(
+      exitColumns,
+      report.runs.filter((r) => r.exits > 0),
+      null,
+    )}`;
+  }
+  return text;
+}
+
+function grid(
+  columns: readonly Column[],
+  runs: readonly RunReport[],
+  paint: ((run: RunReport, column: string, text: string) => string) | null,
+): string {
+  const cells = runs.map((run) => columns.map((c) => c.cell(run)));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i].length)));
+  const line = (values: readonly string[], run: RunReport | null) =>
+    `${values
+      .map((value, i) => {
+        const padded = columns[i].left ? value.padEnd(widths[i]) : value.padStart(widths[i]);
+        return run === null || paint === null ? padded : paint(run, columns[i].title, padded);
+      })
+      .join('  ')
+      .trimEnd()}\n`;
+  let text = line(
+    columns.map((c) => c.title),
+    null,
+  );
+  text += line(
+    widths.map((w) => '-'.repeat(w)),
+    null,
+  );
+  runs.forEach((run, i) => {
+    text += line(cells[i], run);
+  });
+  return text;
+}
+
+/** Green for the cheapest configuration's cycles per access, red for the dearest. */
+function highlight(report: ReportDocument): (run: RunReport, column: string, text: string) => string {
+  const costs = report.runs.map((r) => r.cyclesPerAccess);
+  const best = Math.min(...costs);
+  const worst = Math.max(...costs);
+  return (run, column, text) => {
+    if (column !== 'cycles/access' || best === worst) return text;
+    if (run.cyclesPerAccess === best) return `\u001b[32m${text}\u001b[39m`;
+    if (run.cyclesPerAccess === worst) return `\u001b[31m${text}\u001b[39m`;
+    return text;
+  };
+}

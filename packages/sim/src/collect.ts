@@ -1,0 +1,102 @@
+import type { RunReport, TlbLevelReport } from '@hvsim/report';
+import { InvalidationKind, TlbHierarchy } from '@hvsim/tlb-tagged';
+import type { Machine } from './machine.js';
+
+/**
+ * A run's figures from the machine's counters: `HypervisorStats` for accesses, walks, exits and world
+ * switches; each CPU's TLB hierarchy for hits by level and the context-wide flushes it received
+ * (whoever asked: the hypervisor, or the hardware itself); each CPU's paging-structure cache for walks
+ * that started below the root; the guest OS's own counters as given. `overheadVsNative` is filled in
+ * by the comparison that holds a native run.
+ *
+ * Cycles: the hypervisor's statistics charge every TLB hit the first level's cost; here a hit at
+ * position p of its access's path is charged `costs.tlbHit[p]` instead (the last listed cost for
+ * positions beyond the list), so a second-level hit costs what the cost model says.
+ */
+export function collectRun(machine: Machine, guest: Readonly<Record<string, number>>): RunReport {
+  const { config, stats, costs } = machine;
+  const levelHits = new Map<string, number>();
+  let lookups = 0;
+  let extraCycles = 0;
+  const firstCost = costs.tlbHit[0] ?? 0;
+  for (const tlb of machine.tlbs) {
+    if (!(tlb instanceof TlbHierarchy)) continue;
+    lookups += tlb.stats.lookups();
+    for (const level of tlb.levels) {
+      let hits = 0;
+      for (const cache of level.caches) hits += cache.stats.hits();
+      levelHits.set(level.name, (levelHits.get(level.name) ?? 0) + hits);
+    }
+    const depth = Math.max(tlb.instructionPath.length, tlb.dataPath.length);
+    for (let p = 1; p < depth; p++) {
+      const cost = costs.tlbHit[Math.min(p, costs.tlbHit.length - 1)] ?? 0;
+      extraCycles += tlb.stats.hits(undefined, p) * (cost - firstCost);
+    }
+  }
+  const tlbLevels: TlbLevelReport[] = [...levelHits].map(([name, hits]) => ({
+    name,
+    hits,
+    hitRate: lookups === 0 ? 0 : hits / lookups,
+  }));
+  let tlbFlushes = 0;
+  for (const tlb of machine.tlbs) {
+    // Every operation reaches every structure of the hierarchy: count it once, on the first.
+    const first = tlb instanceof TlbHierarchy ? tlb.structures[0] : undefined;
+    if (first === undefined) continue;
+    const counts = first.stats.invalidationCounts;
+    tlbFlushes +=
+      counts[InvalidationKind.All] +
+      counts[InvalidationKind.AddressSpace] +
+      counts[InvalidationKind.AddressSpaceNonGlobal] +
+      counts[InvalidationKind.Guests];
+  }
+  let walkCacheHits = 0;
+  for (const cache of machine.walkCaches) {
+    if (cache === null) continue;
+    for (const level of cache.levels) walkCacheHits += level.stats.hits();
+  }
+  const cycles = stats.cycles + extraCycles;
+  const exitsByKind = Object.fromEntries(
+    [...stats.exitsByKind].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
+  const tlbName = machine.tlbs.find((t) => t instanceof TlbHierarchy)?.name ?? 'none';
+  return {
+    config: config.name,
+    description: config.description,
+    mmu: config.mmu,
+    vendor: config.mmu === 'native' ? 'none' : (config.vendor ?? 'none'),
+    tagged: config.mmu !== 'native' && config.tagging,
+    backing: config.mmu === 'native' ? '-' : config.backing,
+    tlb: tlbName,
+    accesses: stats.accesses,
+    tlbHits: stats.tlbHits,
+    tlbHitRate: stats.accesses === 0 ? 0 : stats.tlbHits / stats.accesses,
+    tlbLevels,
+    walks: stats.walks,
+    walkReferences: stats.walkReferences,
+    referencesPerWalk: stats.walks === 0 ? 0 : stats.walkReferences / stats.walks,
+    walkCacheHits,
+    exits: stats.exits,
+    exitsByKind,
+    worldSwitches: stats.entries,
+    entryFlushes: stats.entryFlushes,
+    tlbFlushes,
+    guestPageFaults: stats.guestPageFaults,
+    cycles,
+    cyclesPerAccess: stats.accesses === 0 ? 0 : cycles / stats.accesses,
+    overheadVsNative: null,
+    guest: Object.fromEntries(Object.entries(guest).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+  };
+}
+
+/** Fills in each run's overhead against the first native run among them (none: all null). */
+export function withOverheads(runs: readonly RunReport[]): RunReport[] {
+  const native = runs.find((r) => r.mmu === 'native');
+  return runs.map((r) => ({
+    ...r,
+    overheadVsNative:
+      native === undefined || native.cyclesPerAccess === 0
+        ? null
+        : r.cyclesPerAccess / native.cyclesPerAccess,
+  }));
+}

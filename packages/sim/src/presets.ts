@@ -1,0 +1,76 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseConfig, type SimConfig } from './config.js';
+
+/** The folder of the built-in presets: one YAML file each, for a user to copy and edit. */
+export const presetDir: string = fileURLToPath(new URL('../presets/', import.meta.url));
+
+/** A built-in preset: its name, the one line it describes itself with, and its file. */
+export interface PresetInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly path: string;
+}
+
+/** Every built-in preset, sorted by name. */
+export function listPresets(): PresetInfo[] {
+  return readdirSync(presetDir)
+    .filter((file) => file.endsWith('.yaml'))
+    .map((file) => file.slice(0, -'.yaml'.length))
+    .sort()
+    .map((name) => {
+      const file = `${name}.yaml`;
+      const path = `${presetDir}${file}`;
+      const config = parseConfig(readFileSync(path, 'utf8'), path);
+      return { name, description: config.description, path };
+    });
+}
+
+/** The built-in preset `name`; throws naming the presets there are. */
+export function loadPreset(name: string): SimConfig {
+  const preset = listPresets().find((p) => p.name === name);
+  if (preset === undefined) {
+    throw new Error(
+      `no preset named "${name}"; there are: ${listPresets()
+        .map((p) => p.name)
+        .join(', ')}`,
+    );
+  }
+  return parseConfig(readFileSync(preset.path, 'utf8'), preset.path);
+}
+
+/**
+ * A configuration by file name or preset name: a path that ends in .yaml, .yml or .json, or holds a
+ * path separator, is read as a file; anything else is a preset.
+ */
+export async function loadConfig(fileOrPreset: string): Promise<SimConfig> {
+  if (!/[\\/]|\.(ya?ml|json)$/i.test(fileOrPreset)) return loadPreset(fileOrPreset);
+  let text: string;
+  try {
+    text = await readFile(fileOrPreset, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file or directory' : (error as Error).message;
+    throw new Error(`cannot read ${fileOrPreset}: ${why}`);
+  }
+  return parseConfig(text, fileOrPreset);
+}
+
+/**
+ * The configurations `hvsim compare` runs by default: native, shadow paging, AMD NPT and Intel EPT,
+ * each with and without tagged TLBs, nested paging with 4 KiB and 2 MiB nested pages.
+ */
+export const defaultComparison: readonly string[] = [
+  'native',
+  'shadow',
+  'shadow-untagged',
+  'npt-4k',
+  'npt-4k-untagged',
+  'npt-2m',
+  'npt-2m-untagged',
+  'ept-4k',
+  'ept-4k-untagged',
+  'ept-2m',
+  'ept-2m-untagged',
+];

@@ -1,0 +1,216 @@
+/**
+ * The bytes of a trace, streamed: a file (or `-` for standard input), a Node stream, an async
+ * iterable of chunks, or bytes in memory; gzip and xz content is decompressed on the way, told by
+ * its magic bytes. Never holds more than a chunk or two.
+ */
+import { createReadStream, promises as fsp, fstatSync } from 'node:fs';
+import { pipeline, Readable } from 'node:stream';
+import { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { createGunzip } from 'node:zlib';
+import { detectCompression } from './detect-format.js';
+import { TraceError } from './trace-error.js';
+
+/** Where a trace comes from: a path (`-` = standard input), a Node stream or async iterable of chunks, or bytes. */
+export type TraceSource = string | NodeJS.ReadableStream | AsyncIterable<Uint8Array | string> | Uint8Array;
+
+/** Chunk size for reading files and for decompressed output: big chunks keep per-chunk costs small. */
+export const DEFAULT_CHUNK_BYTES = 1 << 20;
+
+/** What a source knows about itself, filled in as it is read. */
+export interface SourceInfo {
+  name: string;
+  /** Raw (possibly compressed) bytes taken from the source so far. */
+  bytesRead: number;
+  /** The raw size when known (a file, bytes), else null. */
+  totalBytes: number | null;
+}
+
+/** The name errors use for a source that has no `name` option. */
+export function sourceName(source: TraceSource): string {
+  if (typeof source === 'string') return source === '-' ? '<stdin>' : source;
+  if (source instanceof Uint8Array) return '<bytes>';
+  return '<stream>';
+}
+
+function toBytes(chunk: Uint8Array | string): Uint8Array {
+  return typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+}
+
+/** The raw chunks of a source, counting them into `info`; read failures become TraceErrors. */
+async function* rawChunks(
+  source: TraceSource,
+  info: SourceInfo,
+  chunkBytes: number,
+): AsyncGenerator<Uint8Array> {
+  if (source instanceof Uint8Array) {
+    info.totalBytes = source.length;
+    // Zero-copy views of chunk size: one huge buffer decodes measurably slower (about 35 against
+    // 55 million lackey records/s) than the same bytes in 1 MiB pieces.
+    for (let at = 0; at < source.length; at += chunkBytes) {
+      const piece = source.subarray(at, Math.min(source.length, at + chunkBytes));
+      info.bytesRead += piece.length;
+      yield piece;
+    }
+    return;
+  }
+  let stream: AsyncIterable<Uint8Array | string>;
+  if (typeof source === 'string') {
+    if (source === '-') {
+      stream = process.stdin;
+      try {
+        const stat = fstatSync(0);
+        if (stat.isFile()) info.totalBytes = stat.size;
+      } catch {
+        // standard input without a size (closed, or not a file): no progress total
+      }
+    } else {
+      try {
+        const stat = await fsp.stat(source);
+        if (stat.isDirectory()) throw new TraceError({ file: info.name }, 'cannot read: it is a directory');
+        info.totalBytes = stat.size;
+      } catch (error) {
+        if (error instanceof TraceError) throw error;
+        throw new TraceError({ file: info.name }, `cannot read: ${describe(error)}`, { cause: error });
+      }
+      stream = createReadStream(source, { highWaterMark: chunkBytes });
+    }
+  } else {
+    stream = source as AsyncIterable<Uint8Array | string>;
+  }
+  try {
+    for await (const chunk of stream) {
+      const bytes = toBytes(chunk);
+      info.bytesRead += bytes.length;
+      yield bytes;
+    }
+  } catch (error) {
+    if (error instanceof TraceError) throw error;
+    throw new TraceError({ file: info.name }, `cannot read: ${describe(error)}`, { cause: error });
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** An async iterator of chunks that can look ahead without consuming. */
+class Peekable {
+  declare private readonly source: AsyncIterator<Uint8Array>;
+  declare private readonly ahead: Uint8Array[];
+  declare private aheadBytes: number;
+  declare private ended: boolean;
+
+  constructor(source: AsyncIterator<Uint8Array>) {
+    this.source = source;
+    this.ahead = [];
+    this.aheadBytes = 0;
+    this.ended = false;
+  }
+
+  /** The first `n` bytes still to come (fewer at the end), without consuming them. */
+  async peek(n: number): Promise<Uint8Array> {
+    while (this.aheadBytes < n && !this.ended) {
+      const r = await this.source.next();
+      if (r.done) this.ended = true;
+      else if (r.value.length > 0) {
+        this.ahead.push(r.value);
+        this.aheadBytes += r.value.length;
+      }
+    }
+    if (this.ahead.length === 1) return this.ahead[0].subarray(0, n);
+    const joined = Buffer.concat(this.ahead);
+    this.ahead.length = 0;
+    if (joined.length > 0) this.ahead.push(joined);
+    return joined.subarray(0, n);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    try {
+      while (this.ahead.length > 0) {
+        this.aheadBytes -= this.ahead[0].length;
+        yield this.ahead.shift()!;
+      }
+      if (this.ended) return;
+      for (;;) {
+        const r = await this.source.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    } finally {
+      await this.source.return?.();
+    }
+  }
+}
+
+type XzStreamClass = new (compressed: WebReadableStream<Uint8Array>) => AsyncIterable<Uint8Array>;
+
+/** xz-decompress (WASM xz-embedded) is CommonJS: its class is a named or a default export by loader. */
+async function loadXz(): Promise<XzStreamClass> {
+  const mod = (await import('xz-decompress')) as unknown as {
+    XzReadableStream?: XzStreamClass;
+    default?: { XzReadableStream: XzStreamClass };
+  };
+  return mod.XzReadableStream ?? mod.default!.XzReadableStream;
+}
+
+/** The xz decoder's error codes (xz-embedded's `enum xz_ret`), as words. */
+const XZ_ERRORS: Record<string, string> = {
+  '2': 'unsupported integrity check',
+  '3': 'out of memory',
+  '4': 'dictionary over the memory limit',
+  '5': 'not xz data (bad header)',
+  '6': 'unsupported xz options',
+  '7': 'corrupt xz data',
+  '8': 'truncated xz data (the file ends inside the compressed stream)',
+};
+
+/**
+ * The decompressed chunks of a source: raw, gunzipped or un-xz'd according to its magic bytes.
+ * Decompression errors become TraceErrors naming the source and the decompressed offset.
+ */
+export async function* contentChunks(
+  source: TraceSource,
+  info: SourceInfo,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+): AsyncGenerator<Uint8Array> {
+  const raw = new Peekable(rawChunks(source, info, chunkBytes));
+  const compression = detectCompression(await raw.peek(6));
+  if (compression === null) {
+    yield* raw;
+    return;
+  }
+  let out = 0;
+  try {
+    if (compression === 'gzip') {
+      const gunzip = createGunzip({ chunkSize: Math.max(chunkBytes, 1024) });
+      pipeline(Readable.from(raw, { objectMode: false, highWaterMark: chunkBytes }), gunzip, () => {});
+      for await (const chunk of gunzip as AsyncIterable<Uint8Array>) {
+        out += chunk.length;
+        yield chunk;
+      }
+    } else {
+      const XzReadableStream = await loadXz();
+      const compressed = raw[Symbol.asyncIterator]();
+      const web = new WebReadableStream<Uint8Array>({
+        async pull(controller) {
+          const r = await compressed.next();
+          if (r.done) controller.close();
+          else controller.enqueue(r.value);
+        },
+        async cancel() {
+          await compressed.return?.(undefined);
+        },
+      });
+      for await (const chunk of new XzReadableStream(web)) {
+        out += chunk.length;
+        yield chunk;
+      }
+    }
+  } catch (error) {
+    if (error instanceof TraceError) throw error;
+    let problem = describe(error);
+    const code = /error code (\d+)/.exec(problem);
+    if (compression === 'xz' && code) problem = XZ_ERRORS[code[1]] ?? problem;
+    throw new TraceError({ file: info.name, offset: out }, `${compression}: ${problem}`, { cause: error });
+  }
+}

@@ -1,0 +1,30 @@
+/** Where a trace comes from: a path (`-` = standard input), a Node stream, an async iterable of chunks, or bytes. */
+export type { TraceSource } from './byte-source.js';
+/** ChampSim's record layout (`inc/trace_instruction.h`) and the nominal sizes its records get. */
+export {
+  CHAMPSIM_DATA_SIZE,
+  CHAMPSIM_DESTINATION_MEMORY,
+  CHAMPSIM_FETCH_SIZE,
+  CHAMPSIM_RECORD_BYTES,
+  CHAMPSIM_SOURCE_MEMORY,
+} from './champsim-decoder.js';
+/** Converts any readable trace to hvsim's compact format, via a temporary file renamed when complete. */
+export { type ConvertResult, type ConvertTraceOptions, convertTrace } from './convert-trace.js';
+/** Tells a trace's compression and format from its first bytes. */
+export { detectCompression, detectTraceFormat, type TraceCompression } from './detect-format.js';
+/** hvsim's compact trace format, version 1: its constants and its writer. */
+export { HVSIM_HEADER_BYTES, HVSIM_MAGIC, HVSIM_VERSION, HvsimEncoder } from './hvsim-format.js';
+/** A batch of records in reused typed arrays, and how accesses over 255 bytes become several records. */
+export { MAX_ACCESS_SIZE, MAX_RECORD_SIZE, SPLIT_PIECE, type TraceBatch } from './trace-batch.js';
+/** The error every unreadable trace gives, naming the file, the line or byte offset, and the problem. */
+export { TraceError, type TraceErrorLocation } from './trace-error.js';
+/** Record kinds (load, store, modify, fetch) and the format names. */
+export { TRACE_FORMATS, type TraceFormat, TraceKind, traceKindLetter } from './trace-kind.js';
+/** Opens a trace for streaming as batches of records. */
+export {
+  DEFAULT_BATCH_SIZE,
+  MIN_BATCH_SIZE,
+  type OpenTraceOptions,
+  openTrace,
+  type TraceReader,
+} from './trace-reader.js';
