@@ -5,6 +5,7 @@ import { parseScenario, runScenario, type Scenario, serializeResult } from '@hvs
 import { listBundledScenarios, loadBundledScenario } from '@hvsim/scenario/node';
 import { renderWalkHtml } from '@hvsim/walk-view';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { addConvertCommand } from './convert-command.js';
 import { CliError, describeFsError, writeAtomically } from './io.js';
 import { addSimCommands } from './sim-commands.js';
 
@@ -116,6 +117,7 @@ function buildProgram(): Command {
       }
     });
 
+  addConvertCommand(program);
   addSimCommands(program);
 
   return program;
