@@ -1,14 +1,7 @@
 import { PagingMode } from '@hvsim/cpu-core';
 import { REPORT_FORMAT, type ReportDocument, type RunReport } from '@hvsim/report';
 import { openTrace, type TraceFormat } from '@hvsim/traces';
-import {
-  GuestOs,
-  type GuestOsOptions,
-  runTrace,
-  type WorkloadName,
-  workloadNames,
-  workloads,
-} from '@hvsim/workloads';
+import { GuestOs, runTrace, type WorkloadName, workloadNames, workloads } from '@hvsim/workloads';
 import { collectRun, withOverheads } from './collect.js';
 import type { SimConfig } from './config.js';
 import { assemble } from './machine.js';

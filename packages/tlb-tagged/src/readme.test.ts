@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readmeProblems, undocumentedExports } from '@hvsim/test-utils';
 import { expect, it, vi } from 'vitest';
 import * as api from './index.js';
 import {
@@ -128,41 +127,9 @@ it('runs the README example and prints what the architecture says', () => {
 });
 
 it('README.md opens with exactly the code that runs here', () => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
-  const source = readFileSync(fileURLToPath(import.meta.url), 'utf8');
-  const begin = source.indexOf('// README example begin\n');
-  const end = source.indexOf('  // README example end');
-  const region = source
-    .slice(source.indexOf('\n', begin) + 1, end)
-    .split('\n')
-    .map((line) => line.replace(/^ {2}/, ''))
-    .join('\n');
-  const imports = /^import \{([^}]*)\} from '@hvsim\/tlb-tagged';\n\n/.exec(blocks[0]);
-  expect(imports).not.toBeNull();
-  const names = imports![1]
-    .split(',')
-    .map((n) => n.trim())
-    .filter((n) => n !== '');
-  const exported = new Set(Object.keys(api));
-  for (const name of names) expect(exported.has(name), name).toBe(true);
-  const own = /\nimport \{([^}]*)\} from '\.\/index\.js';/.exec(source);
-  expect(names).toEqual(
-    own![1]
-      .split(',')
-      .map((n) => n.trim())
-      .filter((n) => n !== ''),
-  );
-  expect(blocks[0].slice(imports![0].length)).toBe(region);
+  expect(readmeProblems(import.meta.url, '@hvsim/tlb-tagged', api)).toEqual([]);
 });
 
 it('exports only documented names', () => {
-  const index = readFileSync(new URL('./index.ts', import.meta.url), 'utf8');
-  // Every export statement is preceded by a JSDoc line.
-  const statements = index.split('\nexport ').slice(1);
-  const preceded = index
-    .split('\n')
-    .filter((line, i, lines) => line.startsWith('export ') && !lines[i - 1].endsWith('*/'));
-  expect(statements.length).toBeGreaterThan(0);
-  expect(preceded).toEqual([]);
+  expect(undocumentedExports(import.meta.url)).toEqual([]);
 });
