@@ -43,6 +43,25 @@ describe('NativeCpu', () => {
     expect(out.translation.tlbHit).toBe(true);
   });
 
+  it('charges a TLB hit the latency of the level that served it (costs.tlbHit by level)', () => {
+    const { machine, tables, cpu } = setup();
+    // Eight pages 64 KiB apart: the same set of the 16-set, 4-way L1 DTLB, eight different sets of
+    // the 128-set STLB (the Skylake preset). Touching all eight pushes the first out of the L1 only.
+    for (let k = 0; k < 8; k++) tables.map(0x40_0000 + k * 0x1_0000, 0x80_0000 + k * 0x1000);
+    const out = new GuestAccess();
+    for (let k = 0; k < 8; k++) cpu.access(0x40_0000 + k * 0x1_0000, AccessKind.Read, out);
+    const before = machine.stats.cycles;
+    cpu.access(0x40_0000, AccessKind.Read, out);
+    expect(out.translation.tlbHit).toBe(true);
+    expect(out.translation.tlbLevel).toBe(1);
+    expect(machine.stats.cycles - before).toBe(machine.costs.tlbHit[1]);
+    // Promoted to the L1 by that hit: the next one costs the first level's latency.
+    const again = machine.stats.cycles;
+    cpu.access(0x40_0000, AccessKind.Read, out);
+    expect(out.translation.tlbLevel).toBe(0);
+    expect(machine.stats.cycles - again).toBe(machine.costs.tlbHit[0]);
+  });
+
   it('reports a #PF with its error code and loads CR2 (SDM vol. 3A §4.7)', () => {
     const { cpu } = setup();
     const out = new GuestAccess();

@@ -79,7 +79,6 @@ export class NativeCpu implements GuestCpu {
     linearHi?: number,
   ): TranslateStatus {
     const stats = this.machine.stats;
-    const costs = this.machine.costs;
     const t = out.translation;
     const hi = linearHi ?? Math.floor(linear / TWO_32);
     const lo = linearHi === undefined ? linear - hi * TWO_32 : linear;
@@ -93,14 +92,7 @@ export class NativeCpu implements GuestCpu {
       privilege ?? privilegeOfCpl(this.state.effectiveCpl),
       t,
     );
-    if (t.tlbHit) {
-      stats.tlbHits++;
-      stats.cycles += costs.tlbHit[0] ?? 0;
-    } else {
-      stats.walks++;
-      stats.walkReferences += t.references;
-      stats.cycles += t.references * costs.walkReference;
-    }
+    stats.countTranslation(t, this.machine.costs);
     if (status === TranslateStatus.PageFault) {
       stats.guestPageFaults++;
       // The CPU loads CR2 with the faulting linear address on a #PF (SDM vol. 3A §4.7).

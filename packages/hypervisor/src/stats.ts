@@ -1,3 +1,5 @@
+import type { CostModel } from './cost-model.js';
+
 /** What a hypervisor run did, counted: the figures a report explains a configuration's cost with. */
 export class HypervisorStats {
   /** Guest memory accesses. */
@@ -29,6 +31,26 @@ export class HypervisorStats {
   ipis = 0;
   /** Estimated cycles, by the cost model. */
   cycles = 0;
+
+  /**
+   * Counts one translation and charges it: a TLB hit at the latency of the level that served it
+   * (`costs.tlbHit[level]`, the last given level for deeper ones), a walk at `walkReference` per
+   * memory reference.
+   */
+  countTranslation(
+    t: { readonly tlbHit: boolean; readonly tlbLevel: number; readonly references: number },
+    costs: CostModel,
+  ): void {
+    if (t.tlbHit) {
+      this.tlbHits++;
+      const hit = costs.tlbHit;
+      this.cycles += hit.length === 0 ? 0 : hit[Math.min(t.tlbLevel, hit.length - 1)];
+    } else {
+      this.walks++;
+      this.walkReferences += t.references;
+      this.cycles += t.references * costs.walkReference;
+    }
+  }
 
   /** Counts an exit of `kind`. */
   countExit(kind: string): void {

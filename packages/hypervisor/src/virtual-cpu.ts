@@ -220,15 +220,7 @@ export class VirtualCpu implements GuestCpu {
   /** Counts a translation's TLB hit or walk. */
   private countTranslation(t: Translation): void {
     const host = this.vm.host;
-    const stats = host.stats;
-    if (t.tlbHit) {
-      stats.tlbHits++;
-      stats.cycles += host.costs.tlbHit[0] ?? 0;
-    } else {
-      stats.walks++;
-      stats.walkReferences += t.references;
-      stats.cycles += t.references * host.costs.walkReference;
-    }
+    host.stats.countTranslation(t, host.costs);
   }
 
   /** Nested paging: the two-dimensional walk; a nested fault exits, and by default the hypervisor backs the page and resumes. */

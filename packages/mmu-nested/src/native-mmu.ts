@@ -78,6 +78,7 @@ export function tlbHit(
 ): TranslateStatus {
   const tlb = caches.tlb!;
   out.tlbHit = true;
+  out.tlbLevel = tlb.hitLevel ?? 0;
   out.references = 0;
   out.guestPhysical = guestPhysical;
   out.hostPhysical = hostPhysical;

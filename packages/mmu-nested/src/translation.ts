@@ -37,6 +37,8 @@ export class Translation {
   references = 0;
   /** Whether the translation came from a TLB hit (no walk). */
   tlbHit = false;
+  /** On a TLB hit, the position of the TLB level that served it (0 = first level). */
+  tlbLevel = 0;
   /** The guest stage's walk. */
   readonly guest = new WalkResult();
   /** The second-stage fault, when status is NestedFault. */

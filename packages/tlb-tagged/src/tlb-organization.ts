@@ -55,6 +55,11 @@ export interface TlbOrganization {
   readonly hitPageSize: PageSize;
   /** Attribute word of the entry the last lookup matched. */
   readonly hitAttrs: number;
+  /**
+   * Position, in the access's path, of the level that served the last hit (0 = the first level), so a
+   * cost model can charge each level its latency. Optional for organizations of one level.
+   */
+  readonly hitLevel?: number;
 
   /** See `TaggedStore.flushAll`. Returns the number of entries removed. */
   flushAll(): number;

@@ -195,6 +195,11 @@ export class TranslationCache extends TaggedStore implements TlbOrganization {
     return TLB_MISS;
   }
 
+  /** A single structure is one level: 0 after a hit, -1 after a miss. */
+  get hitLevel(): number {
+    return this.hitEntry < 0 ? -1 : 0;
+  }
+
   /** `Perm` bits of the entry the last lookup matched. */
   get hitPerms(): number {
     return this.hitEntry < 0 ? 0 : this.perms[this.hitEntry] & PERM_MASK;
