@@ -9,7 +9,7 @@ import {
   privilegeOfCpl,
   WalkStatus,
 } from '@hvsim/cpu-core';
-import { NativeMmu, TranslateStatus } from '@hvsim/mmu-nested';
+import { linearPageNumber, NativeMmu, TranslateStatus } from '@hvsim/mmu-nested';
 import { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
 import type { GuestCpu } from './guest-cpu.js';
 import { buildCaches, type CpuCacheConfig } from './host-machine.js';
@@ -183,8 +183,12 @@ export class NativeCpu implements GuestCpu {
   }
 }
 
-/** The 4 KiB page number of a linear address as the TLB tags it (bits 56:12 at most). */
+/**
+ * The 4 KiB page number of a linear address as the TLB tags it (`linearPageNumber` of mmu-nested), from
+ * a number (up to 2^53) or, with `linearHi`, from two 32-bit halves.
+ */
 export function vpnOfLinear(linear: number, linearHi: number | undefined, state: CpuState): number {
-  if (linearHi === undefined) return state.lma ? Math.floor(linear / 4096) : (linear >>> 12) & 0xfffff;
-  return state.lma ? (linearHi & 0x1ff_ffff) * 1048576 + (linear >>> 12) : linear >>> 12;
+  if (linearHi !== undefined) return linearPageNumber(linear, linearHi, state);
+  const hi = Math.floor(linear / TWO_32);
+  return linearPageNumber(linear - hi * TWO_32, hi, state);
 }

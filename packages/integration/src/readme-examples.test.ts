@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { runTsProgram, tsBlocks } from '@hvsim/test-utils';
 import { describe, expect, it } from 'vitest';
 
 /*
@@ -39,38 +39,16 @@ const readmes: Array<{ file: string; prints: string; block?: number }> = [
   },
 ];
 
-/** The `index`-th ```ts block of a README (0: the opening example). */
-function tsBlock(markdown: string, index: number): string {
-  const blocks = [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)];
-  const match = blocks[index];
-  if (match === undefined) throw new Error(`no ts block #${index}`);
-  return match[1];
-}
-
 describe('README examples run and print what they promise', () => {
   for (const { file, prints, block } of readmes) {
     it(`${file}${block === undefined ? '' : ` (example ${block + 1})`}`, () => {
       const path = join(root, file);
       expect(existsSync(path)).toBe(true);
-      const code = tsBlock(readFileSync(path, 'utf8'), block ?? 0);
+      const code = tsBlocks(path)[block ?? 0];
+      expect(code, `ts block #${block ?? 0}`).toBeDefined();
       // The comment in the README states the output.
       expect(code).toContain(`// ${prints}`);
-      const dir = mkdtempSync(join(here, '.readme-'));
-      try {
-        const program = join(dir, 'example.ts');
-        writeFileSync(program, code);
-        const stdout = execFileSync(
-          process.execPath,
-          ['--conditions=@hvsim/source', '--import', 'tsx', program],
-          {
-            cwd: here,
-            encoding: 'utf8',
-          },
-        );
-        expect(stdout.trim()).toBe(prints);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      expect(runTsProgram(code, here).trim()).toBe(prints);
     });
   }
 });

@@ -18,4 +18,4 @@ export { ShadowMmu } from './shadow-mmu.js';
 /** The outcome of a translation. */
 export { TranslateStatus, Translation } from './translation.js';
 /** The TLB and walk cache in front of a strategy's walk. */
-export { type MmuCaches, TranslationCaches } from './translation-caches.js';
+export { linearPageNumber, type MmuCaches, TranslationCaches } from './translation-caches.js';

@@ -131,7 +131,7 @@ export class TranslationCaches {
   lookup(lo: number, hi: number, access: AccessKind, privilege: Privilege, state: CpuState): number {
     const tlb = this.tlb;
     if (tlb === null || (state.mode === PagingMode.None && !this.twoStage)) return -1;
-    const vpn = vpnOf(lo, hi, state);
+    const vpn = linearPageNumber(lo, hi, state);
     const page = tlb.lookup(this.context, vpn, access, this.need(access, privilege, state));
     if (page === TLB_MISS || page === TLB_PERMISSION_MISS) return -1;
     if (state.pke && access !== AccessKind.Execute && (tlb.hitPerms & Perm.User) !== 0 && state.pkru !== 0) {
@@ -159,7 +159,7 @@ export class TranslationCaches {
     const cache = this.walkCache;
     const state = walker.state;
     if (cache === null || state.mode === PagingMode.None) return walker.walk(lo, hi, access, privilege, out);
-    const table = cache.lookup(this.context, vpnOf(lo, hi, state));
+    const table = cache.lookup(this.context, linearPageNumber(lo, hi, state));
     if (table < 0) return walker.walk(lo, hi, access, privilege, out);
     this.walkCacheHits++;
     const level = walkEntryLevel[cache.hitKind] - 1;
@@ -186,7 +186,7 @@ export class TranslationCaches {
     perms: number,
   ): void {
     if (state.mode === PagingMode.None && !this.twoStage) return;
-    const vpn = vpnOf(lo, hi, state);
+    const vpn = linearPageNumber(lo, hi, state);
     const cache = this.walkCache;
     if (cache !== null && walk.references > 0) {
       // The levels this walk read run from level + references - 1 down to the leaf; cache those above it.
@@ -223,6 +223,10 @@ function topLevel(mode: number, pdptesOnDemand: boolean): number {
 }
 
 /** The 4 KiB page number of a linear address (57 bits at most; 32 outside long mode). */
-function vpnOf(lo: number, hi: number, state: CpuState): number {
+/**
+ * The 4 KiB page number a TLB tags a linear address (lo, hi halves) by: bits 56:12 in long mode, bits
+ * 31:12 otherwise (the upper half is not part of a 32-bit linear address).
+ */
+export function linearPageNumber(lo: number, hi: number, state: CpuState): number {
   return state.lma ? (hi & 0x1ff_ffff) * TWO_20 + (lo >>> 12) : lo >>> 12;
 }

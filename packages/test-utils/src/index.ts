@@ -1,2 +1,2 @@
 export { type BenchCase, type BenchRow, compareToBaseline } from './bench.js';
-export { readmeProblems, undocumentedExports } from './readme.js';
+export { readmeProblems, runTsProgram, tsBlocks, undocumentedExports } from './readme.js';

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Splits `{ a, b, }` import lists into names. */
@@ -50,4 +52,28 @@ export function undocumentedExports(testFileUrl: string): string[] {
   return index
     .split('\n')
     .filter((line, i, lines) => line.startsWith('export ') && !(lines[i - 1] ?? '').endsWith('*/'));
+}
+
+/** The ```ts code blocks of a markdown file, in order. */
+export function tsBlocks(markdownPath: string): string[] {
+  return [...readFileSync(markdownPath, 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+}
+
+/**
+ * Runs `code` as a TypeScript program from a temporary directory inside `packageDir` (so it resolves
+ * that package's dependencies, from source), and returns what it printed. The directory is removed
+ * whatever happens; a program that fails throws with its output.
+ */
+export function runTsProgram(code: string, packageDir: string): string {
+  const dir = mkdtempSync(join(packageDir, '.readme-'));
+  try {
+    const program = join(dir, 'example.ts');
+    writeFileSync(program, code);
+    return execFileSync(process.execPath, ['--conditions=@hvsim/source', '--import', 'tsx', program], {
+      cwd: packageDir,
+      encoding: 'utf8',
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

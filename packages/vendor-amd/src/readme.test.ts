@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runTsProgram, tsBlocks } from '@hvsim/test-utils';
 import { expect, it } from 'vitest';
 
 /*
@@ -13,8 +12,7 @@ import { expect, it } from 'vitest';
 const here = fileURLToPath(new URL('..', import.meta.url));
 
 it('the README control example prints what the APM says', () => {
-  const readme = readFileSync(join(here, 'README.md'), 'utf8');
-  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const blocks = tsBlocks(join(here, 'README.md'));
   expect(blocks).toHaveLength(2);
   const expected = [
     'VMRUN: ASID 1, global entry kept true, non-global entry kept false',
@@ -22,20 +20,5 @@ it('the README control example prints what the APM says', () => {
     'VMRUN with ASID 0: #VMEXIT(INVALID), asid-zero',
   ];
   for (const line of expected) expect(blocks[1]).toContain(`// ${line}`);
-  const dir = mkdtempSync(join(here, '.readme-'));
-  try {
-    const program = join(dir, 'control.ts');
-    writeFileSync(program, blocks[1]);
-    const stdout = execFileSync(
-      process.execPath,
-      ['--conditions=@hvsim/source', '--import', 'tsx', program],
-      {
-        cwd: here,
-        encoding: 'utf8',
-      },
-    );
-    expect(stdout.trim().split('\n')).toEqual(expected);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  expect(runTsProgram(blocks[1], here).trim().split('\n')).toEqual(expected);
 });

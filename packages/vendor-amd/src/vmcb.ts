@@ -1,3 +1,12 @@
+import {
+  crReadExitCode,
+  crWriteExitCode,
+  crWriteTrapExitCode,
+  drReadExitCode,
+  drWriteExitCode,
+  exceptionExitCode,
+} from './vmexit-code.js';
+
 /*
  * The virtual machine control block (AMD APM vol. 2 Appendix B, "Layout of VMCB"): one 4 KiB page,
  * the control area at 000h-3FFh (Table B-1) and the state save area from 400h (Table B-2, whose
@@ -201,40 +210,26 @@ export const SvmIntercept = {
   TLBSYNC: 0xa4,
 } as const;
 
+// The intercept vectors are laid out in the order of the exit codes (see `SvmIntercept`), so each
+// numbered intercept is the exit code of its #VMEXIT: one function serves both.
+
 /** Intercept number of reads of CRn (APM vol. 2 Table B-1, 000h bits 15:0). */
-export function crReadIntercept(n: number): number {
-  return checkIndex(n, 16, 'CR') + 0x00;
-}
+export const crReadIntercept: (n: number) => number = crReadExitCode;
 
 /** Intercept number of writes of CRn (000h bits 31:16). */
-export function crWriteIntercept(n: number): number {
-  return checkIndex(n, 16, 'CR') + 0x10;
-}
+export const crWriteIntercept: (n: number) => number = crWriteExitCode;
 
 /** Intercept number of reads of DRn (004h bits 15:0). */
-export function drReadIntercept(n: number): number {
-  return checkIndex(n, 16, 'DR') + 0x20;
-}
+export const drReadIntercept: (n: number) => number = drReadExitCode;
 
 /** Intercept number of writes of DRn (004h bits 31:16). */
-export function drWriteIntercept(n: number): number {
-  return checkIndex(n, 16, 'DR') + 0x30;
-}
+export const drWriteIntercept: (n: number) => number = drWriteExitCode;
 
 /** Intercept number of exception vector `vector` (008h). */
-export function exceptionIntercept(vector: number): number {
-  return checkIndex(vector, 32, 'exception vector ') + 0x40;
-}
+export const exceptionIntercept: (vector: number) => number = exceptionExitCode;
 
 /** Intercept number of the trap after a guest write of CRn (010h bits 31:16). */
-export function crWriteTrapIntercept(n: number): number {
-  return checkIndex(n, 16, 'CR') + 0x90;
-}
-
-function checkIndex(n: number, limit: number, what: string): number {
-  if (!Number.isInteger(n) || n < 0 || n >= limit) throw new RangeError(`no ${what}${n} intercept`);
-  return n;
-}
+export const crWriteTrapIntercept: (n: number) => number = crWriteTrapExitCode;
 
 /** One past the last intercept bit (the vectors end at 017h). */
 const INTERCEPT_BITS = 0x18 * 8;

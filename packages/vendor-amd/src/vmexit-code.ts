@@ -117,7 +117,8 @@ export function crWriteTrapExitCode(n: number): number {
 }
 
 function index(n: number, limit: number, what: string): number {
-  if (!Number.isInteger(n) || n < 0 || n >= limit) throw new RangeError(`no exit code for ${what}${n}`);
+  if (!Number.isInteger(n) || n < 0 || n >= limit)
+    throw new RangeError(`no exit code or intercept for ${what}${n}`);
   return n;
 }
 
