@@ -12,8 +12,11 @@ export {
   formatHex,
   type LinearAddress,
   linearFromBigInt,
+  linearPageNumber,
+  linearPageNumberOf,
   linearToBigInt,
   parseHex64,
+  TWO_32,
 } from './linear-address.js';
 /** Builds x86 paging structures in memory, for tests, examples and workloads. */
 export {

@@ -5,6 +5,32 @@
 
 const MASK32 = 0xffff_ffffn;
 
+/** 2^32: the weight of the upper half of a 64-bit value carried as two 32-bit halves. */
+export const TWO_32 = 4294967296;
+
+/**
+ * The 4 KiB page number a TLB tags a linear address (lo, hi halves) by: bits 56:12 in IA-32e mode
+ * (57-bit linear addresses at most, SDM vol. 3A §4.5), bits 31:12 otherwise (a 32-bit linear address
+ * has no upper half, SDM vol. 3A §4.3-4.4).
+ */
+export function linearPageNumber(lo: number, hi: number, state: { readonly lma: boolean }): number {
+  return state.lma ? (hi & 0x1ff_ffff) * 1048576 + (lo >>> 12) : lo >>> 12;
+}
+
+/**
+ * `linearPageNumber` of a linear address given as a number (up to 2^53) or, with `linearHi`, as two
+ * 32-bit halves: the form `GuestCpu.invlpg` and `shootdown` take it in.
+ */
+export function linearPageNumberOf(
+  linear: number,
+  linearHi: number | undefined,
+  state: { readonly lma: boolean },
+): number {
+  if (linearHi !== undefined) return linearPageNumber(linear, linearHi, state);
+  const hi = Math.floor(linear / TWO_32);
+  return linearPageNumber(linear - hi * TWO_32, hi, state);
+}
+
 /** A 64-bit value as two unsigned 32-bit halves. */
 export interface LinearAddress {
   readonly lo: number;

@@ -18,4 +18,6 @@ export { ShadowMmu } from './shadow-mmu.js';
 /** The outcome of a translation. */
 export { TranslateStatus, Translation } from './translation.js';
 /** The TLB and walk cache in front of a strategy's walk. */
-export { linearPageNumber, type MmuCaches, TranslationCaches } from './translation-caches.js';
+export { type MmuCaches, TranslationCaches } from './translation-caches.js';
+/** @deprecated Import `linearPageNumber` from @hvsim/cpu-core, where the rule now lives; this re-export goes in the next minor release. */
+export { linearPageNumber } from '@hvsim/cpu-core';

@@ -1,6 +1,7 @@
 import {
   AccessKind,
   type CpuState,
+  linearPageNumber,
   type PageWalker,
   PagingMode,
   Perm,
@@ -23,8 +24,6 @@ import {
   WalkEntry,
   walkEntryLevel,
 } from '@hvsim/tlb-tagged';
-
-const TWO_20 = 1048576;
 
 /** The translation caches an MMU strategy can use; each is optional (none: every access walks). */
 export interface MmuCaches {
@@ -220,13 +219,4 @@ function topLevel(mode: number, pdptesOnDemand: boolean): number {
   if (mode === PagingMode.Level4) return 4;
   if (mode === PagingMode.Pae) return pdptesOnDemand ? 3 : 2;
   return 2;
-}
-
-/** The 4 KiB page number of a linear address (57 bits at most; 32 outside long mode). */
-/**
- * The 4 KiB page number a TLB tags a linear address (lo, hi halves) by: bits 56:12 in long mode, bits
- * 31:12 otherwise (the upper half is not part of a 32-bit linear address).
- */
-export function linearPageNumber(lo: number, hi: number, state: CpuState): number {
-  return state.lma ? (hi & 0x1ff_ffff) * TWO_20 + (lo >>> 12) : lo >>> 12;
 }
