@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-/* hvsim convert as a user runs it: a child process from source. */
+/* hvsim convert as a user runs it: a child process, as `pnpm hvsim` starts it (the bundled sources). */
 
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
 const fixture = fileURLToPath(
@@ -18,7 +18,7 @@ function hvsim(args: string[]): Promise<{ code: number | null; stdout: string; s
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--conditions=@hvsim/source', '--import', 'tsx', 'src/main.ts', ...args],
+      ['scripts/hvsim.mjs', ...args],
       { cwd: cliDir, encoding: 'utf8', env: { ...process.env, HVSIM_DEBUG: '' } },
       (error, stdout, stderr) =>
         resolve({

@@ -13,12 +13,12 @@ const cliDir = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'hvsim-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** Runs `hvsim args` from source (as `pnpm hvsim` does) with `input` on standard input. */
+/** Runs `hvsim args` as `pnpm hvsim` does (the bundled sources) with `input` on standard input. */
 function hvsim(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      ['--conditions=@hvsim/source', '--import', 'tsx', 'src/main.ts', ...args],
+      ['scripts/hvsim.mjs', ...args],
       { cwd: cliDir, encoding: 'utf8', env: { ...process.env, HVSIM_DEBUG: '' } },
       (error, stdout, stderr) => {
         resolve({

@@ -7,7 +7,7 @@ import { parseReport } from '@hvsim/report';
 import { defaultComparison, listPresets } from '@hvsim/sim';
 import { afterAll, describe, expect, it } from 'vitest';
 
-/* run, compare, sweep, demo and presets as a user runs them: a child process from source. */
+/* run, compare, sweep, demo and presets as a user runs them: a child process, as `pnpm hvsim` starts it. */
 
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'hvsim-sim-cli-'));
@@ -17,7 +17,7 @@ function hvsim(args: string[]): Promise<{ code: number | null; stdout: string; s
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--conditions=@hvsim/source', '--import', 'tsx', 'src/main.ts', ...args],
+      ['scripts/hvsim.mjs', ...args],
       { cwd: cliDir, encoding: 'utf8', env: { ...process.env, HVSIM_DEBUG: '' }, maxBuffer: 1 << 24 },
       (error, stdout, stderr) => {
         resolve({
