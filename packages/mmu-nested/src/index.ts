@@ -5,6 +5,8 @@
  * hypervisor's shadow tables.
  */
 
+/** @deprecated Import `linearPageNumber` from @hvsim/cpu-core, where the rule now lives; this re-export goes in the next minor release. */
+export { linearPageNumber } from '@hvsim/cpu-core';
 /** The MMU strategy seam. */
 export type { MmuStrategy } from './mmu-strategy.js';
 /** One-stage translation. */
@@ -19,5 +21,3 @@ export { ShadowMmu } from './shadow-mmu.js';
 export { TranslateStatus, Translation } from './translation.js';
 /** The TLB and walk cache in front of a strategy's walk. */
 export { type MmuCaches, TranslationCaches } from './translation-caches.js';
-/** @deprecated Import `linearPageNumber` from @hvsim/cpu-core, where the rule now lives; this re-export goes in the next minor release. */
-export { linearPageNumber } from '@hvsim/cpu-core';
