@@ -1,8 +1,8 @@
-import type { ExitReport } from './extension.js';
+import type { ExitReport } from '@hvsim/platform';
 import type { VirtualCpu } from './virtual-cpu.js';
 
 /**
- * Why a vCPU left guest mode, vendor-neutral: the key `HypervisorStats.exitsByKind` counts exits by.
+ * Why a vCPU left guest mode, vendor-neutral: the key `MachineStats.exitsByKind` counts exits by.
  * Second-stage faults are counted by the vendor's name instead ("NPF", "EPT violation", "EPT
  * misconfiguration"), as before.
  */

@@ -1,13 +1,10 @@
 import type { CpuState, PhysicalMemory } from '@hvsim/cpu-core';
 import type { NestedFault, NestedStage } from '@hvsim/mmu-nested';
-import type { PagingStructureCache, TlbOrganization } from '@hvsim/tlb-tagged';
+import type { ExitReport } from '@hvsim/platform';
+import type { CpuTranslationCaches } from '@hvsim/tlb-tagged';
 
-/** The translation structures of one physical CPU, which the hypervisor hands to the extension. */
-export interface CpuTranslationCaches {
-  readonly tlb: TlbOrganization | null;
-  readonly walkCache: PagingStructureCache | null;
-  readonly nestedTlb: TlbOrganization | null;
-}
+/** What the extension is handed: one physical CPU's translation structures; and the exit it reports. */
+export type { CpuTranslationCaches, ExitReport };
 
 /** Page sizes the hypervisor can back guest-physical memory with. */
 export type BackingPageSize = 0x1000 | 0x20_0000 | 0x4000_0000;
@@ -37,27 +34,6 @@ export const EntryFlush = {
   All: 2,
 } as const;
 export type EntryFlush = (typeof EntryFlush)[keyof typeof EntryFlush];
-
-/** A VM exit as the vendor reports it: the exit code (AMD EXITCODE, Intel basic exit reason) and its information. */
-export interface ExitReport {
-  /** AMD: #VMEXIT code (0x400 NPF…); Intel: basic exit reason (48 EPT violation…). */
-  readonly code: number;
-  /** A short name for counters and reports ("NPF", "EPT violation"…). */
-  readonly name: string;
-  /** AMD EXITINFO1 / Intel exit qualification. */
-  readonly info1: bigint;
-  /** AMD EXITINFO2 / Intel guest-physical address (0 where the exit has none). */
-  readonly info2: bigint;
-  /** Whether the hypervisor can resolve it by backing the guest-physical page (a not-present nested entry). */
-  readonly missingMapping: boolean;
-  /**
-   * Intel only, for an exception exit: the VM-exit interruption-information field (vector in bits 7:0,
-   * type in 10:8, error code valid bit 11, valid bit 31; SDM vol. 3C §25.9.2) and the interruption
-   * error code. AMD reports the error code in EXITINFO1 instead (APM vol. 2 §15.12).
-   */
-  readonly interruptionInfo?: number;
-  readonly interruptionErrorCode?: number;
-}
 
 /**
  * What happened in the guest, vendor-neutral: the hypervisor asks the extension to describe it with

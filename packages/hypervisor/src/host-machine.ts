@@ -1,32 +1,15 @@
 import { PhysicalMemory } from '@hvsim/cpu-core';
-import {
-  type PagingStructureCache,
-  type PagingStructureCacheConfig,
-  PagingStructureCache as Psc,
-  TagTable,
-  TlbHierarchy,
-  type TlbHierarchyConfig,
-  type TlbOrganization,
-  TranslationCache,
-  type TranslationCacheConfig,
-} from '@hvsim/tlb-tagged';
-import { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
+import { type CostModel, checkCosts, defaultCosts, MachineStats } from '@hvsim/platform';
+import { buildCaches, type CpuCacheConfig, type CpuTranslationCaches } from '@hvsim/tlb-tagged';
+
+/** The translation structures each physical CPU gets (see `@hvsim/tlb-tagged`'s `CpuCacheConfig`). */
+export type { CpuCacheConfig };
+
 import type { ExitHandler } from './exits.js';
-import type { BackingPageSize, CpuTranslationCaches, VirtualizationExtension } from './extension.js';
+import type { BackingPageSize, VirtualizationExtension } from './extension.js';
 import { IdAllocator } from './id-allocator.js';
-import { HypervisorStats } from './stats.js';
 import type { VirtualCpu } from './virtual-cpu.js';
 import { VirtualMachine, type VirtualMachineOptions } from './virtual-machine.js';
-
-/** The translation structures each physical CPU gets (all optional: none means every access walks). */
-export interface CpuCacheConfig {
-  /** A TLB hierarchy (a `tlbPresets` entry's `config`, or your own). */
-  readonly tlb?: TlbHierarchyConfig;
-  /** The guest walk's paging-structure cache. */
-  readonly walkCache?: PagingStructureCacheConfig;
-  /** The nested TLB (guest-physical to host-physical for guest table pages). */
-  readonly nestedTlb?: TranslationCacheConfig;
-}
 
 /** Options of a host machine. */
 export interface HostMachineOptions {
@@ -73,7 +56,7 @@ export class HostMachine {
   readonly extension: VirtualizationExtension;
   readonly cpus: readonly PhysicalCpu[];
   readonly vms: VirtualMachine[] = [];
-  readonly stats = new HypervisorStats();
+  readonly stats = new MachineStats();
   readonly costs: CostModel;
   /** Whether translations are tagged by ASID/VPID (else every world switch flushes). */
   readonly tagging: boolean;
@@ -191,15 +174,4 @@ export class HostMachine {
   private zero(frame: number): void {
     this.memory.zeroFrame(frame);
   }
-}
-
-/** Builds one CPU's translation structures, sharing one TagTable. */
-export function buildCaches(config: CpuCacheConfig | undefined): CpuTranslationCaches {
-  const tags = new TagTable();
-  const tlb: TlbOrganization | null = config?.tlb === undefined ? null : new TlbHierarchy(config.tlb, tags);
-  const walkCache: PagingStructureCache | null =
-    config?.walkCache === undefined ? null : new Psc(config.walkCache, tags);
-  const nestedTlb: TlbOrganization | null =
-    config?.nestedTlb === undefined ? null : new TranslationCache(config.nestedTlb, tags);
-  return { tlb, walkCache, nestedTlb };
 }

@@ -1,12 +1,11 @@
 import { AccessKind } from '@hvsim/cpu-core';
 import { TranslateStatus } from '@hvsim/mmu-nested';
+import { defaultCosts, GuestAccess } from '@hvsim/platform';
 import { describe, expect, it } from 'vitest';
-import { defaultCosts } from './cost-model.js';
 import { EntryFlush } from './extension.js';
 import { FakeExtension } from './fake-extension.test-helper.js';
 import { HostMachine } from './host-machine.js';
 import { IdAllocator } from './id-allocator.js';
-import { GuestAccess } from './virtual-cpu.js';
 
 describe('IdAllocator: per-CPU pools with generations (as KVM hands out ASIDs)', () => {
   it('hands out 1..poolSize, then rolls over to a new generation starting at 1', () => {

@@ -8,8 +8,28 @@
  * implement.
  */
 
-/** Cycle costs with their sources. */
-export { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
+/**
+ * The linear page number of an address given as a number or halves.
+ * @deprecated Use `linearPageNumberOf` of `@hvsim/cpu-core`.
+ */
+export { linearPageNumberOf as vpnOfLinear } from '@hvsim/cpu-core';
+/**
+ * The guest seam, the bare-metal machine, the cost model and the counters moved to
+ * `@hvsim/platform`; these re-exports stay for one release.
+ * @deprecated Import them from `@hvsim/platform`.
+ */
+export {
+  accessSegmented,
+  type CostModel,
+  checkCosts,
+  defaultCosts,
+  GuestAccess,
+  type GuestCpu,
+  MachineStats as HypervisorStats,
+  NativeCpu,
+  NativeMachine,
+  type NativeMachineOptions,
+} from '@hvsim/platform';
 /** Exits as events: kinds, handlers and what they decide. */
 export { ExitAction, type ExitHandler, ExitKind, VmExit } from './exits.js';
 /** The extension interface the vendors implement. */
@@ -22,19 +42,13 @@ export {
   type NestedTables,
   type VirtualizationExtension,
 } from './extension.js';
-/** The seam a guest runs on: `NativeCpu` and `VirtualCpu` implement it. */
-export { accessSegmented, type GuestCpu } from './guest-cpu.js';
 /** The host machine and its physical CPUs. */
 export { type CpuCacheConfig, HostMachine, type HostMachineOptions, PhysicalCpu } from './host-machine.js';
 /** ASID/VPID pools with generations. */
 export { IdAllocator } from './id-allocator.js';
-/** The bare-metal baseline. */
-export { NativeCpu, NativeMachine, type NativeMachineOptions, vpnOfLinear } from './native-machine.js';
 /** Shadow paging: the hypervisor's shadow roots, fills, zaps and write-protected guest table pages. */
 export { ShadowPaging, ShadowRoot, ShadowVerdict } from './shadow-paging.js';
-/** What a run did, counted. */
-export { HypervisorStats } from './stats.js';
-/** vCPUs and guest accesses. */
-export { GuestAccess, VirtualCpu } from './virtual-cpu.js';
+/** vCPUs. */
+export { VirtualCpu } from './virtual-cpu.js';
 /** VMs and their guest-physical memory. */
 export { VirtualMachine, type VirtualMachineOptions } from './virtual-machine.js';

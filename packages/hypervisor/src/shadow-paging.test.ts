@@ -13,13 +13,14 @@ import {
   type WordMemory,
 } from '@hvsim/cpu-core';
 import { TranslateStatus } from '@hvsim/mmu-nested';
+import { GuestAccess } from '@hvsim/platform';
 import { skylakeTlb } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
 import { ExitAction, ExitKind } from './exits.js';
 import { EntryFlush } from './extension.js';
 import { FakeExtension } from './fake-extension.test-helper.js';
 import { HostMachine } from './host-machine.js';
-import { GuestAccess, type VirtualCpu } from './virtual-cpu.js';
+import type { VirtualCpu } from './virtual-cpu.js';
 
 /*
  * Shadow paging, with expectations from the manuals: the guest's accessed and dirty bits as the

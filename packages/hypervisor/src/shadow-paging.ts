@@ -15,6 +15,7 @@ import {
   WalkStatus,
 } from '@hvsim/cpu-core';
 import { finishOneStage, TranslateStatus, type Translation } from '@hvsim/mmu-nested';
+import { tagTableOf } from '@hvsim/tlb-tagged';
 import { ExitAction, ExitKind } from './exits.js';
 import type { PhysicalCpu } from './host-machine.js';
 import type { VirtualCpu } from './virtual-cpu.js';
@@ -502,8 +503,8 @@ export class ShadowPaging {
   /** The address-space tag id `id` has in `cpu`'s caches (Intel without VPIDs: 0), or null without caches. */
   private asidOn(cpu: PhysicalCpu, id: number): number | null {
     const caches = cpu.caches;
-    const tags = caches.tlb?.tags ?? caches.walkCache?.tags;
-    if (tags === undefined) return null;
+    const tags = tagTableOf(caches);
+    if (tags === null) return null;
     return tags.asidOf(this.vm.host.extension.guestContext(caches, id, 0, this.vm.tables));
   }
 

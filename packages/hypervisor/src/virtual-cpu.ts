@@ -2,37 +2,23 @@ import {
   type AccessKind,
   type ControlRegisters,
   CpuState,
+  linearPageNumberOf,
   PagingMode,
   type Privilege,
   privilegeOfCpl,
+  TWO_32,
 } from '@hvsim/cpu-core';
 import { NestedMmu, type NestedStage, ShadowMmu, TranslateStatus, Translation } from '@hvsim/mmu-nested';
+import type { ExitReport, GuestAccess, GuestCpu } from '@hvsim/platform';
+import { tagTableOf } from '@hvsim/tlb-tagged';
 import { ExitAction, ExitKind, VmExit } from './exits.js';
-import { EntryFlush, type ExitEvent, type ExitReport } from './extension.js';
-import type { GuestCpu } from './guest-cpu.js';
+import { EntryFlush, type ExitEvent } from './extension.js';
 import type { PhysicalCpu } from './host-machine.js';
-import { vpnOfLinear } from './native-machine.js';
 import { linearOf, type ShadowPaging, type ShadowRoot, ShadowVerdict } from './shadow-paging.js';
 import type { VirtualMachine } from './virtual-machine.js';
 
-const TWO_32 = 4294967296;
 /** Exits a handler may resume one access through before the access reports the exit (a handler that never resolves it). */
 const MAX_RESUMES = 64;
-
-/** The outcome of a guest access, written into a caller-owned object. */
-export class GuestAccess {
-  /**
-   * Ok, PageFault / GeneralProtection (delivered to the guest), NestedFault (a second-stage fault the
-   * hypervisor could not resolve or a handler surfaced), or Exit (another exit a handler surfaced).
-   */
-  status: TranslateStatus = TranslateStatus.Ok;
-  /** The translation of the last attempt (host-physical address, #PF error code, nested fault). */
-  readonly translation = new Translation();
-  /** The exit the access ended on, when status is NestedFault or Exit. */
-  exit: ExitReport | null = null;
-  /** Exits taken on the way (nested faults the hypervisor resolved by backing the page). */
-  resolvedExits = 0;
-}
 
 interface IdAssignment {
   readonly id: number;
@@ -430,7 +416,7 @@ export class VirtualCpu implements GuestCpu {
     const caches = this.mmuFor(cpu).caches;
     if (caches === null) return;
     const asid = this.currentAsid(cpu);
-    const vpn = vpnOfLinear(linear, linearHi, this.state);
+    const vpn = linearPageNumberOf(linear, linearHi, this.state);
     caches.tlb?.flushAddressInPcid(asid, this.state.pcid, vpn, true);
     caches.walkCache?.flushAddressInPcid(asid, this.state.pcid, vpn, true);
   }
@@ -490,8 +476,8 @@ export class VirtualCpu implements GuestCpu {
   /** The ASID/VPID the current translations are tagged with on `cpu` (0 for Intel without VPIDs). */
   private currentAsid(cpu: PhysicalCpu): number {
     const caches = this.mmuFor(cpu).caches;
-    const tags = caches?.tlb?.tags ?? caches?.walkCache?.tags;
-    return caches === null || tags === undefined ? this.currentId : tags.asidOf(caches.context);
+    const tags = caches === null ? null : tagTableOf(caches);
+    return caches === null || tags === null ? this.currentId : tags.asidOf(caches.context);
   }
 
   /**

@@ -7,13 +7,8 @@
  * hypervisor README).
  */
 import { AccessKind, Cr0, Cr4, Efer, FrameAllocator, PageTableBuilder, PagingMode } from '@hvsim/cpu-core';
-import {
-  GuestAccess,
-  type GuestCpu,
-  HostMachine,
-  NativeMachine,
-  type VirtualizationExtension,
-} from '@hvsim/hypervisor';
+import { HostMachine, type VirtualizationExtension } from '@hvsim/hypervisor';
+import { GuestAccess, type GuestCpu, NativeMachine } from '@hvsim/platform';
 import { compareToBaseline } from '@hvsim/test-utils';
 import { SvmExtension } from '@hvsim/vendor-amd';
 import { VmxExtension } from '@hvsim/vendor-intel';

@@ -1,13 +1,13 @@
 import { AccessKind } from '@hvsim/cpu-core';
 import {
-  type CpuCacheConfig,
-  GuestAccess,
   HostMachine,
   type VirtualCpu,
   type VirtualizationExtension,
   type VirtualMachine,
 } from '@hvsim/hypervisor';
 import { TranslateStatus } from '@hvsim/mmu-nested';
+import { GuestAccess } from '@hvsim/platform';
+import type { CpuCacheConfig } from '@hvsim/tlb-tagged';
 import { PageSize, skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
 import { SvmExtension } from '@hvsim/vendor-amd';
 import { VmxExtension } from '@hvsim/vendor-intel';

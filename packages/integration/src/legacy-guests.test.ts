@@ -9,8 +9,8 @@ import {
   Rflags,
   Segment,
 } from '@hvsim/cpu-core';
-import { accessSegmented, GuestAccess, type GuestCpu } from '@hvsim/hypervisor';
 import { TranslateStatus } from '@hvsim/mmu-nested';
+import { accessSegmented, GuestAccess, type GuestCpu } from '@hvsim/platform';
 import { describe, expect, it } from 'vitest';
 import { platforms } from './platforms.test-helper.js';
 

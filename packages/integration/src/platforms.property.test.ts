@@ -10,8 +10,8 @@ import {
   Privilege,
   PteFlag,
 } from '@hvsim/cpu-core';
-import { GuestAccess, type GuestCpu } from '@hvsim/hypervisor';
 import { TranslateStatus } from '@hvsim/mmu-nested';
+import { GuestAccess, type GuestCpu } from '@hvsim/platform';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { platforms } from './platforms.test-helper.js';

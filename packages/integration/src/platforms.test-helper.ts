@@ -1,11 +1,6 @@
-import {
-  type CpuCacheConfig,
-  type GuestCpu,
-  HostMachine,
-  NativeMachine,
-  type VirtualizationExtension,
-} from '@hvsim/hypervisor';
-import { skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
+import { HostMachine, type VirtualizationExtension } from '@hvsim/hypervisor';
+import { type GuestCpu, NativeMachine } from '@hvsim/platform';
+import { type CpuCacheConfig, skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
 import { SvmExtension } from '@hvsim/vendor-amd';
 import { VmxExtension } from '@hvsim/vendor-intel';
 

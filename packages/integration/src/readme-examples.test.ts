@@ -23,6 +23,10 @@ const readmes: Array<{ file: string; prints: string; block?: number }> = [
   },
   { file: 'packages/vendor-intel/README.md', prints: 'EPT violation: qualification 0x18a, GPA 0x400000' },
   {
+    file: 'packages/platform/README.md',
+    prints: '0x400123 after 4 references, then a TLB hit: true; 2 accesses, 1 walk, 4 references, 48 cycles',
+  },
+  {
     file: 'packages/hypervisor/README.md',
     prints: 'TLB misses: 128 with ASIDs, 1280 without; tagging saves 1152',
   },

@@ -21,6 +21,7 @@ import {
   TLB_MISS,
   TLB_PERMISSION_MISS,
   type TlbOrganization,
+  tagTableOf,
   WalkEntry,
   walkEntryLevel,
 } from '@hvsim/tlb-tagged';
@@ -103,8 +104,8 @@ export class TranslationCaches {
 
   /** Enters an address space: `asid` (ASID/VPID, 0 for the host) and the PCID (0 without PCIDs). */
   setContext(asid: number, pcid: number, nestedRoot?: number): void {
-    const tags = this.tlb?.tags ?? this.walkCache?.tags ?? this.nestedTlb?.tags;
-    if (tags === undefined) return;
+    const tags = tagTableOf(this);
+    if (tags === null) return;
     this.context = nestedRoot === undefined ? tags.context(asid, pcid) : tags.context(asid, pcid, nestedRoot);
     this.nestedContext =
       nestedRoot === undefined ? tags.nestedContext(asid) : tags.nestedContext(asid, nestedRoot);

@@ -3,7 +3,7 @@ import { InvalidationKind, TlbHierarchy } from '@hvsim/tlb-tagged';
 import type { Machine } from './machine.js';
 
 /**
- * A run's figures from the machine's counters: `HypervisorStats` for accesses, walks, exits and world
+ * A run's figures from the machine's counters: `MachineStats` for accesses, walks, exits and world
  * switches; each CPU's TLB hierarchy for hits by level and the context-wide flushes it received
  * (whoever asked: the hypervisor, or the hardware itself); each CPU's paging-structure cache for walks
  * that started below the root; the guest OS's own counters as given. `overheadVsNative` is filled in

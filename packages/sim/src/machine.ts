@@ -1,18 +1,20 @@
 import type { AccessKind, ControlRegisters, CpuState, Privilege } from '@hvsim/cpu-core';
 import {
-  type CostModel,
-  type CpuCacheConfig,
-  type GuestAccess,
-  type GuestCpu,
   HostMachine,
-  type HypervisorStats,
-  NativeMachine,
   type PhysicalCpu,
   type VirtualCpu,
   type VirtualizationExtension,
 } from '@hvsim/hypervisor';
 import type { TranslateStatus } from '@hvsim/mmu-nested';
 import {
+  type CostModel,
+  type GuestAccess,
+  type GuestCpu,
+  type MachineStats,
+  NativeMachine,
+} from '@hvsim/platform';
+import {
+  type CpuCacheConfig,
   PageSize,
   type PagingStructureCache,
   type PagingStructureCacheConfig,
@@ -110,7 +112,7 @@ export function cachesOf(config: SimConfig): CpuCacheConfig {
 export interface Machine {
   readonly config: SimConfig;
   /** What the run did, counted (`NativeMachine.stats` or `HostMachine.stats`). */
-  readonly stats: HypervisorStats;
+  readonly stats: MachineStats;
   readonly costs: CostModel;
   /** Each guest's CPUs: one list per VM (natively one list, the machine's CPUs). */
   readonly guests: readonly (readonly GuestCpu[])[];

@@ -17,6 +17,8 @@ export {
   type CacheStatsSnapshot,
   OtherCounter,
 } from './cache-stats.js';
+/** One CPU's translation structures: their configuration, building them, and their shared tag table. */
+export { buildCaches, type CpuCacheConfig, type CpuTranslationCaches, tagTableOf } from './cpu-caches.js';
 /** The named invalidation operations (SDM vol. 3A §4.10.4, vol. 3C §28.4 / §29.4; APM vol. 2 §15.16). */
 export { INVALIDATION_KIND_COUNT, InvalidationKind, invalidationKindName } from './invalidation-kind.js';
 /** Page sizes in bytes (the values of `@hvsim/cpu-core`'s `PageSize`) and their names. */

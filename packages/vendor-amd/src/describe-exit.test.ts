@@ -8,8 +8,9 @@ import {
   PagingMode,
   PfError,
 } from '@hvsim/cpu-core';
-import { ExitKind, GuestAccess, HostMachine, type VmExit } from '@hvsim/hypervisor';
+import { ExitKind, HostMachine, type VmExit } from '@hvsim/hypervisor';
 import { NestedFault, NestedFaultKind, TranslateStatus } from '@hvsim/mmu-nested';
+import { GuestAccess } from '@hvsim/platform';
 import { describe, expect, it } from 'vitest';
 import { SvmExtension } from './svm-extension.js';
 

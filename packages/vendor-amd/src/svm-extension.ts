@@ -9,6 +9,7 @@ import {
   type VirtualizationExtension,
 } from '@hvsim/hypervisor';
 import { type NestedFault, NestedFaultKind, type NestedStage } from '@hvsim/mmu-nested';
+import { tagTableOf } from '@hvsim/tlb-tagged';
 import { invlpga } from './invlpga.js';
 import { DEFAULT_HOST_PAGING, type HostPagingState, NptStage, VMEXIT_NPF } from './npt-stage.js';
 import {
@@ -83,14 +84,14 @@ export class SvmExtension implements VirtualizationExtension {
   }
 
   guestContext(caches: CpuTranslationCaches, id: number, pcid: number): number {
-    const tags = caches.tlb?.tags ?? caches.walkCache?.tags ?? caches.nestedTlb?.tags;
-    return tags === undefined ? 0 : tags.context(id, pcid);
+    const tags = tagTableOf(caches);
+    return tags === null ? 0 : tags.context(id, pcid);
   }
 
   nestedContext(caches: CpuTranslationCaches, id: number): number {
     // Under nested paging an ASID tags a guest-physical address space (§15.25.1).
-    const tags = caches.nestedTlb?.tags ?? caches.tlb?.tags ?? caches.walkCache?.tags;
-    return tags === undefined ? 0 : tags.nestedContext(id);
+    const tags = tagTableOf(caches);
+    return tags === null ? 0 : tags.nestedContext(id);
   }
 
   enterGuest(caches: CpuTranslationCaches, id: number, _tables: NestedTables, flush: EntryFlush): void {

@@ -1,6 +1,7 @@
 import { AccessKind, CpuState, Cr0, PageTableBuilder, PagingMode } from '@hvsim/cpu-core';
-import { GuestAccess, HostMachine } from '@hvsim/hypervisor';
+import { HostMachine } from '@hvsim/hypervisor';
 import { NestedFault, NestedFaultKind, TranslateStatus } from '@hvsim/mmu-nested';
+import { GuestAccess } from '@hvsim/platform';
 import { describe, expect, it } from 'vitest';
 import { VmxExtension } from './vmx-extension.js';
 

@@ -9,7 +9,7 @@ import {
   type VirtualizationExtension,
 } from '@hvsim/hypervisor';
 import { type NestedFault, NestedFaultKind, type NestedStage } from '@hvsim/mmu-nested';
-import { ASID_NONE, flushTargets } from '@hvsim/tlb-tagged';
+import { ASID_NONE, flushTargets, tagTableOf } from '@hvsim/tlb-tagged';
 import { EptBuilder } from './ept-builder.js';
 import { EptStage } from './ept-stage.js';
 import {
@@ -92,13 +92,13 @@ export class VmxExtension implements VirtualizationExtension {
   }
 
   guestContext(caches: CpuTranslationCaches, id: number, pcid: number, tables: NestedTables): number {
-    const tags = caches.tlb?.tags ?? caches.walkCache?.tags ?? caches.nestedTlb?.tags;
-    return tags === undefined ? 0 : tags.context(this.vpid(id), pcid, tables.root);
+    const tags = tagTableOf(caches);
+    return tags === null ? 0 : tags.context(this.vpid(id), pcid, tables.root);
   }
 
   nestedContext(caches: CpuTranslationCaches, _id: number, tables: NestedTables): number {
-    const tags = caches.nestedTlb?.tags ?? caches.tlb?.tags ?? caches.walkCache?.tags;
-    return tags === undefined ? 0 : tags.nestedContext(ASID_NONE, tables.root);
+    const tags = tagTableOf(caches);
+    return tags === null ? 0 : tags.nestedContext(ASID_NONE, tables.root);
   }
 
   enterGuest(caches: CpuTranslationCaches, id: number, tables: NestedTables, flush: EntryFlush): void {

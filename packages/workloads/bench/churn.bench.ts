@@ -6,15 +6,10 @@
  *
  * Run: pnpm --filter @hvsim/workloads bench
  */
-import {
-  type CpuCacheConfig,
-  type GuestCpu,
-  HostMachine,
-  NativeMachine,
-  type PhysicalCpu,
-} from '@hvsim/hypervisor';
+import { HostMachine, type PhysicalCpu } from '@hvsim/hypervisor';
+import { type GuestCpu, NativeMachine } from '@hvsim/platform';
 import { compareToBaseline } from '@hvsim/test-utils';
-import { PageSize, skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
+import { type CpuCacheConfig, PageSize, skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
 import { SvmExtension } from '@hvsim/vendor-amd';
 import { GuestOs, type WorkloadName, workloads } from '../src/index.js';
 

@@ -15,7 +15,8 @@
  * Run: pnpm --filter @hvsim/workloads bench
  */
 import { type AccessKind, Privilege } from '@hvsim/cpu-core';
-import { GuestAccess, HostMachine, type NativeCpu, NativeMachine, type PhysicalCpu } from '@hvsim/hypervisor';
+import { HostMachine, type PhysicalCpu } from '@hvsim/hypervisor';
+import { GuestAccess, type NativeCpu, NativeMachine } from '@hvsim/platform';
 import { compareToBaseline } from '@hvsim/test-utils';
 import { PageSize, type PagingStructureCacheConfig, skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
 import { SvmExtension } from '@hvsim/vendor-amd';

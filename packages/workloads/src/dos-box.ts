@@ -1,6 +1,6 @@
 import type { AccessKind, Segment } from '@hvsim/cpu-core';
-import type { GuestCpu } from '@hvsim/hypervisor';
 import type { TranslateStatus } from '@hvsim/mmu-nested';
+import type { GuestCpu } from '@hvsim/platform';
 import { type GuestOs, type Process, Prot } from './guest-os.js';
 
 /** The segment of the EMS page frame: 64 KiB at E000:0000 in upper memory, where EMM386 usually puts it. */

@@ -1,6 +1,6 @@
 import { AccessKind, PagingMode, PfError, PteFlag } from '@hvsim/cpu-core';
-import { NativeMachine } from '@hvsim/hypervisor';
 import { TranslateStatus } from '@hvsim/mmu-nested';
+import { NativeMachine } from '@hvsim/platform';
 import { skylakeTlb } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
 import { GuestOs, type GuestOsOptions, Prot } from './guest-os.js';

@@ -12,8 +12,8 @@ import {
   Rflags,
   type WordMemory,
 } from '@hvsim/cpu-core';
-import { GuestAccess, type GuestCpu } from '@hvsim/hypervisor';
 import { TranslateStatus } from '@hvsim/mmu-nested';
+import { GuestAccess, type GuestCpu } from '@hvsim/platform';
 import { GuestCounters } from './counters.js';
 import { DIGEST_SEED, mixNumber, mixWord } from './digest.js';
 import { GuestFrames } from './guest-frames.js';

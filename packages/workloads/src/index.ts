@@ -2,8 +2,8 @@
  * @hvsim/workloads: a guest operating-system model that does to page tables what a kernel does
  * (processes, demand paging, transparent huge pages, copy-on-write fork, exec, exit, mmap, munmap,
  * mprotect, MOV CR3 with PCIDs, INVLPG and shootdowns), seeded synthetic workloads over it, a trace
- * driver, and a virtual-8086 DOS box with EMS banking. It runs on any `GuestCpu` from
- * @hvsim/hypervisor, and digests what the guest saw so runs on different platforms can be compared.
+ * driver, and a virtual-8086 DOS box with EMS banking. It runs on any `GuestCpu` of
+ * @hvsim/platform (bare metal, or a vCPU of @hvsim/hypervisor), and digests what the guest saw so runs on different platforms can be compared.
  */
 
 /** What the guest kernel did, counted. */

@@ -1,5 +1,7 @@
 import { PagingMode } from '@hvsim/cpu-core';
-import { type CpuCacheConfig, type GuestCpu, HostMachine, NativeMachine } from '@hvsim/hypervisor';
+import { HostMachine } from '@hvsim/hypervisor';
+import { type GuestCpu, NativeMachine } from '@hvsim/platform';
+import type { CpuCacheConfig } from '@hvsim/tlb-tagged';
 import { PageSize, skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
 import { SvmExtension } from '@hvsim/vendor-amd';
 import { VmxExtension } from '@hvsim/vendor-intel';

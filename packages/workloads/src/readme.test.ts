@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AccessKind } from '@hvsim/cpu-core';
-import { NativeMachine } from '@hvsim/hypervisor';
+import { NativeMachine } from '@hvsim/platform';
 import { skylakeTlb } from '@hvsim/tlb-tagged';
 import { expect, it, vi } from 'vitest';
 import * as api from './index.js';

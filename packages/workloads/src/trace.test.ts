@@ -1,5 +1,5 @@
 import { PagingMode } from '@hvsim/cpu-core';
-import { NativeMachine } from '@hvsim/hypervisor';
+import { NativeMachine } from '@hvsim/platform';
 import { skylakeTlb } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
 import { guestDigest } from './guest-digest.js';

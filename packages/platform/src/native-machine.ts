@@ -2,21 +2,20 @@ import {
   type AccessKind,
   type ControlRegisters,
   CpuState,
+  linearPageNumberOf,
   loadPdptes,
   PagingMode,
   PhysicalMemory,
   type Privilege,
   privilegeOfCpl,
+  TWO_32,
   WalkStatus,
 } from '@hvsim/cpu-core';
-import { linearPageNumber, NativeMmu, TranslateStatus } from '@hvsim/mmu-nested';
+import { NativeMmu, TranslateStatus } from '@hvsim/mmu-nested';
+import { buildCaches, type CpuCacheConfig } from '@hvsim/tlb-tagged';
 import { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
-import type { GuestCpu } from './guest-cpu.js';
-import { buildCaches, type CpuCacheConfig } from './host-machine.js';
-import { HypervisorStats } from './stats.js';
-import type { GuestAccess } from './virtual-cpu.js';
-
-const TWO_32 = 4294967296;
+import type { GuestAccess, GuestCpu } from './guest-cpu.js';
+import { MachineStats } from './stats.js';
 
 /** Options of a native machine. */
 export interface NativeMachineOptions {
@@ -33,13 +32,13 @@ export interface NativeMachineOptions {
 /**
  * The baseline every virtualized configuration is compared with: the guest's operating system on
  * bare metal. Its physical memory is the machine's; each CPU translates with a one-stage walk
- * through its own TLB and walk cache. Counted in the same `HypervisorStats` as a hypervisor run, so
+ * through its own TLB and walk cache. Counted in the same `MachineStats` as a hypervisor run, so
  * reports line up (no world switches or exits here).
  */
 export class NativeMachine {
   readonly memory: PhysicalMemory;
   readonly cpus: readonly NativeCpu[];
-  readonly stats = new HypervisorStats();
+  readonly stats = new MachineStats();
   readonly costs: CostModel;
 
   constructor(options: NativeMachineOptions = {}) {
@@ -159,7 +158,7 @@ export class NativeCpu implements GuestCpu {
   invlpg(linear: number, linearHi?: number): void {
     const caches = this.mmu.caches;
     if (caches === null) return;
-    const vpn = vpnOfLinear(linear, linearHi, this.state);
+    const vpn = linearPageNumberOf(linear, linearHi, this.state);
     caches.tlb?.flushAddressInPcid(0, this.state.pcid, vpn, true);
     caches.walkCache?.flushAddressInPcid(0, this.state.pcid, vpn, true);
   }
@@ -181,14 +180,4 @@ export class NativeCpu implements GuestCpu {
   private loadPdptes(): boolean {
     return loadPdptes(this.machine.memory, this.state) === WalkStatus.Ok;
   }
-}
-
-/**
- * The 4 KiB page number of a linear address as the TLB tags it (`linearPageNumber` of mmu-nested), from
- * a number (up to 2^53) or, with `linearHi`, from two 32-bit halves.
- */
-export function vpnOfLinear(linear: number, linearHi: number | undefined, state: CpuState): number {
-  if (linearHi !== undefined) return linearPageNumber(linear, linearHi, state);
-  const hi = Math.floor(linear / TWO_32);
-  return linearPageNumber(linear - hi * TWO_32, hi, state);
 }

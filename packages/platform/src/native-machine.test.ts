@@ -11,8 +11,8 @@ import {
 import { TranslateStatus } from '@hvsim/mmu-nested';
 import { skylakeTlb } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
+import { GuestAccess } from './guest-cpu.js';
 import { NativeMachine } from './native-machine.js';
-import { GuestAccess } from './virtual-cpu.js';
 
 const LONG = { cr0: Cr0.PE | Cr0.PG, cr4: Cr4.PAE, efer: Efer.LME };
 

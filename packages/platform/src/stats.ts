@@ -1,7 +1,10 @@
 import type { CostModel } from './cost-model.js';
 
-/** What a hypervisor run did, counted: the figures a report explains a configuration's cost with. */
-export class HypervisorStats {
+/**
+ * What a run did, counted, natively or under a hypervisor: the figures a report explains a
+ * configuration's cost with. Natively the world-switch and exit counters stay 0.
+ */
+export class MachineStats {
   /** Guest memory accesses. */
   accesses = 0;
   /** Accesses served by a TLB hit. */

@@ -1,6 +1,41 @@
 import type { AccessKind, ControlRegisters, CpuState, Privilege, Segment } from '@hvsim/cpu-core';
-import type { TranslateStatus } from '@hvsim/mmu-nested';
-import type { GuestAccess } from './virtual-cpu.js';
+import { TranslateStatus, Translation } from '@hvsim/mmu-nested';
+
+/** A VM exit as the vendor reports it: the exit code (AMD EXITCODE, Intel basic exit reason) and its information. */
+export interface ExitReport {
+  /** AMD: #VMEXIT code (0x400 NPF…); Intel: basic exit reason (48 EPT violation…). */
+  readonly code: number;
+  /** A short name for counters and reports ("NPF", "EPT violation"…). */
+  readonly name: string;
+  /** AMD EXITINFO1 / Intel exit qualification. */
+  readonly info1: bigint;
+  /** AMD EXITINFO2 / Intel guest-physical address (0 where the exit has none). */
+  readonly info2: bigint;
+  /** Whether the hypervisor can resolve it by backing the guest-physical page (a not-present nested entry). */
+  readonly missingMapping: boolean;
+  /**
+   * Intel only, for an exception exit: the VM-exit interruption-information field (vector in bits 7:0,
+   * type in 10:8, error code valid bit 11, valid bit 31; SDM vol. 3C §25.9.2) and the interruption
+   * error code. AMD reports the error code in EXITINFO1 instead (APM vol. 2 §15.12).
+   */
+  readonly interruptionInfo?: number;
+  readonly interruptionErrorCode?: number;
+}
+
+/** The outcome of a guest access, written into a caller-owned object. */
+export class GuestAccess {
+  /**
+   * Ok, PageFault / GeneralProtection (delivered to the guest), NestedFault (a second-stage fault the
+   * hypervisor could not resolve or a handler surfaced), or Exit (another exit a handler surfaced).
+   */
+  status: TranslateStatus = TranslateStatus.Ok;
+  /** The translation of the last attempt (host-physical address, #PF error code, nested fault). */
+  readonly translation = new Translation();
+  /** The exit the access ended on, when status is NestedFault or Exit. */
+  exit: ExitReport | null = null;
+  /** Exits taken on the way (nested faults the hypervisor resolved by backing the page). */
+  resolvedExits = 0;
+}
 
 /**
  * A CPU as a guest kernel sees it: the seam between a guest (an operating-system model, a workload,
