@@ -1,5 +1,4 @@
 import type { ExitReport } from '@hvsim/platform';
-import type { VirtualCpu } from './virtual-cpu.js';
 
 /**
  * Why a vCPU left guest mode, vendor-neutral: the key `MachineStats.exitsByKind` counts exits by.
@@ -60,11 +59,3 @@ export class VmExit {
     this.args = args;
   }
 }
-
-/**
- * A handler of exits, registered with `HostMachine.onExit` or `VirtualMachine.onExit`. Handlers run
- * in order (the VM's first, then the host's) until one returns Resume or Surface; returning nothing
- * (or Default) leaves the exit to the next one and finally to the hypervisor's default handling: back
- * the page, fill the shadow entry, emulate the write, inject the #PF, switch the shadow root.
- */
-export type ExitHandler = (vcpu: VirtualCpu, exit: VmExit) => ExitAction | undefined;

@@ -72,16 +72,21 @@ export interface VirtualizationExtension {
   createStage(memory: PhysicalMemory, tables: NestedTables): NestedStage;
   /**
    * The context handle under which a guest's combined translations are cached: the guest's id and,
-   * where the vendor tags by it (Intel EP4TA), the nested root.
+   * where the vendor tags by it (Intel EP4TA), the nested root. `tables` is null under shadow paging:
+   * the CPU then translates linear to host-physical with EPT off, tagged by VPID and PCID alone (SDM
+   * vol. 3C §29.4.1: linear mappings are created when EPT is not in use).
    */
-  guestContext(caches: CpuTranslationCaches, id: number, pcid: number, tables: NestedTables): number;
+  guestContext(caches: CpuTranslationCaches, id: number, pcid: number, tables: NestedTables | null): number;
   /**
    * The context handle of the guest's guest-physical translations (nested TLB): AMD tags them by
    * ASID (APM vol. 2 §15.25.1), Intel by EP4TA (SDM vol. 3C §29.4.1).
    */
   nestedContext(caches: CpuTranslationCaches, id: number, tables: NestedTables): number;
-  /** The world switch into a guest (VMRUN / VM entry) with the flush the hypervisor asks for. */
-  enterGuest(caches: CpuTranslationCaches, id: number, tables: NestedTables, flush: EntryFlush): void;
+  /**
+   * The world switch into a guest (VMRUN / VM entry) with the flush the hypervisor asks for; `tables`
+   * is null when the VM has none (shadow paging).
+   */
+  enterGuest(caches: CpuTranslationCaches, id: number, tables: NestedTables | null, flush: EntryFlush): void;
   /** The world switch back to the host (#VMEXIT / VM exit). */
   exitGuest(caches: CpuTranslationCaches, id: number): void;
   /**
@@ -100,9 +105,10 @@ export interface VirtualizationExtension {
   exitOf(fault: NestedFault): ExitReport;
   /**
    * Why VM entry with the guest in `state` would fail, or null (optional; none: every state enters).
+   * `paging` is the VM's paging backend's kind ('nested', 'shadow', or a backend's own name).
    * Intel without "unrestricted guest" needs CR0.PE=1 and CR0.PG=1 (SDM vol. 3C §27.3.1.1; §26.3.1.1 in the 2016 edition).
    */
-  guestStateProblem?(state: CpuState, paging: 'nested' | 'shadow'): string | null;
+  guestStateProblem?(state: CpuState, paging: string): string | null;
   /** The exit an event causes, with the vendor's exit code and information (AMD APM vol. 2 Appendix C; Intel SDM vol. 3C Appendix C). */
   describeExit(event: ExitEvent): ExitReport;
 }

@@ -77,7 +77,12 @@ export class FakeExtension implements VirtualizationExtension {
   nestedContext(caches: CpuTranslationCaches, id: number): number {
     return caches.tlb?.tags.nestedContext(id) ?? 0;
   }
-  enterGuest(_caches: CpuTranslationCaches, id: number, _tables: NestedTables, flush: EntryFlush): void {
+  enterGuest(
+    _caches: CpuTranslationCaches,
+    id: number,
+    _tables: NestedTables | null,
+    flush: EntryFlush,
+  ): void {
     this.log.push(`enter ${id} flush ${flush}`);
   }
   exitGuest(_caches: CpuTranslationCaches, id: number): void {

@@ -1,15 +1,20 @@
 import { PhysicalMemory } from '@hvsim/cpu-core';
 import { type CostModel, checkCosts, defaultCosts, MachineStats } from '@hvsim/platform';
-import { buildCaches, type CpuCacheConfig, type CpuTranslationCaches } from '@hvsim/tlb-tagged';
+import { buildCaches, type CpuCacheConfig } from '@hvsim/tlb-tagged';
 
 /** The translation structures each physical CPU gets (see `@hvsim/tlb-tagged`'s `CpuCacheConfig`). */
 export type { CpuCacheConfig };
 
-import type { ExitHandler } from './exits.js';
 import type { BackingPageSize, VirtualizationExtension } from './extension.js';
+import type { Host } from './host.js';
 import { IdAllocator } from './id-allocator.js';
-import type { VirtualCpu } from './virtual-cpu.js';
-import { VirtualMachine, type VirtualMachineOptions } from './virtual-machine.js';
+import { PhysicalCpu } from './physical-cpu.js';
+import {
+  type ExitHandler,
+  type VirtualCpu,
+  VirtualMachine,
+  type VirtualMachineOptions,
+} from './virtual-machine.js';
 
 /** Options of a host machine. */
 export interface HostMachineOptions {
@@ -31,30 +36,15 @@ export interface HostMachineOptions {
   readonly frames?: { readonly start: number; readonly end: number };
 }
 
-/** A physical CPU: its TLBs and walk caches, its id pool, and the vCPU it runs. */
-export class PhysicalCpu {
-  readonly index: number;
-  readonly caches: CpuTranslationCaches;
-  readonly ids: IdAllocator;
-  /** The vCPU in guest mode on this CPU, or null while the host runs. */
-  current: VirtualCpu | null = null;
-
-  constructor(index: number, caches: CpuTranslationCaches, ids: IdAllocator) {
-    this.index = index;
-    this.caches = caches;
-    this.ids = ids;
-  }
-}
-
 /**
  * The host: host-physical memory, physical CPUs with their own translation caches, and the VMs.
- * The hypervisor's policy (ids, fills, invalidations, shootdowns) lives here and in the VM and vCPU
- * classes; what a world switch or an invalidation does to the TLBs comes from the extension.
+ * The hypervisor's policy (ids, fills, invalidations, shootdowns) lives here, in the VM and vCPU
+ * classes and in the VM's paging backend; what a world switch or an invalidation does to the TLBs comes from the extension.
  */
-export class HostMachine {
+export class HostMachine implements Host {
   readonly memory: PhysicalMemory;
   readonly extension: VirtualizationExtension;
-  readonly cpus: readonly PhysicalCpu[];
+  readonly cpus: readonly PhysicalCpu<VirtualCpu>[];
   readonly vms: VirtualMachine[] = [];
   readonly stats = new MachineStats();
   readonly costs: CostModel;
@@ -95,7 +85,7 @@ export class HostMachine {
     this.nextFrame = start;
     this.framesStart = start;
     this.framesEnd = end;
-    const cpus: PhysicalCpu[] = [];
+    const cpus: PhysicalCpu<VirtualCpu>[] = [];
     for (let i = 0; i < count; i++)
       cpus.push(new PhysicalCpu(i, buildCaches(options.caches), new IdAllocator(poolSize)));
     this.cpus = cpus;
@@ -103,7 +93,7 @@ export class HostMachine {
 
   /** Creates a VM. */
   createVm(options: VirtualMachineOptions): VirtualMachine {
-    const vm = new VirtualMachine(this, this.vms.length + 1, options);
+    const vm = new VirtualMachine(this, this.vms.length + 1, options, this.exitHandlers);
     this.vms.push(vm);
     return vm;
   }

@@ -30,8 +30,8 @@ export {
   NativeMachine,
   type NativeMachineOptions,
 } from '@hvsim/platform';
-/** Exits as events: kinds, handlers and what they decide. */
-export { ExitAction, type ExitHandler, ExitKind, VmExit } from './exits.js';
+/** Exits as events: kinds and what handlers decide. */
+export { ExitAction, ExitKind, VmExit } from './exits.js';
 /** The extension interface the vendors implement. */
 export {
   type BackingPageSize,
@@ -42,13 +42,36 @@ export {
   type NestedTables,
   type VirtualizationExtension,
 } from './extension.js';
-/** The host machine and its physical CPUs. */
-export { type CpuCacheConfig, HostMachine, type HostMachineOptions, PhysicalCpu } from './host-machine.js';
+export type { Host } from './host.js';
+/** The host machine; what a VM and its paging backend need of a host. */
+export { type CpuCacheConfig, HostMachine, type HostMachineOptions } from './host-machine.js';
 /** ASID/VPID pools with generations. */
 export { IdAllocator } from './id-allocator.js';
+/** Nested paging: the VM's nested tables (NPT, EPT) and the two-dimensional walk. */
+export { NestedPaging } from './nested-paging.js';
+/** Paging as a strategy the VM chooses once: what a backend implements, and what the vCPU lends it. */
+export {
+  type ControlsBefore,
+  type ExitPort,
+  type IdAssignment,
+  type IdOwner,
+  MAX_RESUMES,
+  type PagingBackend,
+  type PagingBackendFactory,
+  type PagingVcpu,
+  type PagingVm,
+  type VcpuPaging,
+} from './paging-backend.js';
+/** Physical CPUs. */
+export { PhysicalCpu, type RunningGuest } from './physical-cpu.js';
+/** A vCPU with the hypervisor's scheduling around it: world switches between guests and timer exits. */
+export { ScheduledCpu } from './scheduled-cpu.js';
 /** Shadow paging: the hypervisor's shadow roots, fills, zaps and write-protected guest table pages. */
-export { ShadowPaging, ShadowRoot, ShadowVerdict } from './shadow-paging.js';
-/** vCPUs. */
-export { VirtualCpu } from './virtual-cpu.js';
-/** VMs and their guest-physical memory. */
-export { VirtualMachine, type VirtualMachineOptions } from './virtual-machine.js';
+export { ShadowPaging, ShadowRoot } from './shadow-paging.js';
+/** VMs, their guest-physical memory, their vCPUs and exit handlers. */
+export {
+  type ExitHandler,
+  VirtualCpu,
+  VirtualMachine,
+  type VirtualMachineOptions,
+} from './virtual-machine.js';

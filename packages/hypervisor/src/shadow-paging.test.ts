@@ -20,7 +20,7 @@ import { ExitAction, ExitKind } from './exits.js';
 import { EntryFlush } from './extension.js';
 import { FakeExtension } from './fake-extension.test-helper.js';
 import { HostMachine } from './host-machine.js';
-import type { VirtualCpu } from './virtual-cpu.js';
+import type { VirtualCpu } from './virtual-machine.js';
 
 /*
  * Shadow paging, with expectations from the manuals: the guest's accessed and dirty bits as the

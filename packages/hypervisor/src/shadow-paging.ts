@@ -1,5 +1,8 @@
 import {
   AccessKind,
+  type CpuState,
+  linearPageNumber,
+  linearToBigInt,
   loadPdptes,
   PageTableBuilder,
   PageWalker,
@@ -11,15 +14,27 @@ import {
   PteFlag,
   pdptBase,
   type TablePort,
+  TWO_32,
   type WalkResult,
   WalkStatus,
 } from '@hvsim/cpu-core';
-import { finishOneStage, TranslateStatus, type Translation } from '@hvsim/mmu-nested';
+import { finishOneStage, ShadowMmu, TranslateStatus, type Translation } from '@hvsim/mmu-nested';
+import type { ExitReport, GuestAccess } from '@hvsim/platform';
 import { tagTableOf } from '@hvsim/tlb-tagged';
 import { ExitAction, ExitKind } from './exits.js';
-import type { PhysicalCpu } from './host-machine.js';
-import type { VirtualCpu } from './virtual-cpu.js';
-import type { VirtualMachine } from './virtual-machine.js';
+import { EntryFlush } from './extension.js';
+import {
+  type ControlsBefore,
+  type ExitPort,
+  type IdAssignment,
+  type IdOwner,
+  MAX_RESUMES,
+  type PagingBackend,
+  type PagingVcpu,
+  type PagingVm,
+  type VcpuPaging,
+} from './paging-backend.js';
+import type { PhysicalCpu } from './physical-cpu.js';
 
 /*
  * Shadow paging, the hypervisor's side (the CPU's side is `ShadowMmu` in @hvsim/mmu-nested).
@@ -45,13 +60,6 @@ import type { VirtualMachine } from './virtual-machine.js';
  * "a shadow page table that maps guest physical memory", #PF intercepted.
  */
 
-const TWO_32 = 4294967296;
-
-interface IdAssignment {
-  readonly id: number;
-  readonly generation: number;
-}
-
 /** The shadow tables of one guest address space. */
 export class ShadowRoot {
   readonly key: string;
@@ -63,7 +71,7 @@ export class ShadowRoot {
   /** Host-physical addresses of the shadow leaves filled. */
   readonly leaves = new Set<number>();
   /** The ASID/VPID this address space has on each physical CPU. */
-  readonly ids = new Map<number, IdAssignment>();
+  readonly ids: IdOwner = new Map<number, IdAssignment>();
   /** Writes the shadow tables (host format; upper entries P, R/W, U/S: the leaf alone restricts). */
   readonly tables: PageTableBuilder;
 
@@ -90,7 +98,7 @@ interface LeafInfo {
 /** The port of the software guest walk: guest-physical entry addresses to host-physical ones; it records the entries read. */
 class GuestTablePort implements TablePort {
   readonly touched: number[] = [];
-  readonly shadow: ShadowPaging;
+  private readonly shadow: ShadowPaging;
 
   constructor(shadow: ShadowPaging) {
     this.shadow = shadow;
@@ -107,7 +115,7 @@ class GuestTablePort implements TablePort {
 }
 
 /** What the hypervisor did with a shadow #PF. */
-export const ShadowVerdict = {
+const Verdict = {
   /** The shadow entry was filled: retry the access. */
   Retry: 0,
   /** The access is complete in `out` (emulated Ok, or a #PF injected into the guest). */
@@ -115,22 +123,16 @@ export const ShadowVerdict = {
   /** An exit handler chose to report the exit to the caller. */
   Surface: 2,
 } as const;
-export type ShadowVerdict = (typeof ShadowVerdict)[keyof typeof ShadowVerdict];
+type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
-/** Per-vCPU pieces of the software walk. */
-class SoftwareWalk {
-  readonly port: GuestTablePort;
-  readonly walker: PageWalker;
-
-  constructor(shadow: ShadowPaging, vcpu: VirtualCpu) {
-    this.port = new GuestTablePort(shadow);
-    this.walker = new PageWalker(shadow.vm.host.memory, vcpu.state, { port: this.port });
-  }
-}
-
-/** A VM's shadow-paging state and policy (created by the VM when `paging: 'shadow'`). */
-export class ShadowPaging {
-  readonly vm: VirtualMachine;
+/**
+ * A VM's shadow paging (`paging: 'shadow'`): its cached shadow roots, the guest page-table pages it
+ * write-protects, and the shadow tables' operations (fill, protect, zap). It builds no nested tables.
+ */
+export class ShadowPaging implements PagingBackend {
+  readonly kind = 'shadow';
+  readonly tables = null;
+  readonly vm: PagingVm;
   /** How many roots are kept cached (roots in use by a vCPU are never evicted). */
   readonly capacity: number;
   /** Cached roots by key, least recently used first. */
@@ -146,14 +148,31 @@ export class ShadowPaging {
   private readonly deps = new Map<number, Set<number>>();
   /** Guest-physical frame to the shadow leaves that map it. */
   private readonly rmap = new Map<number, Set<number>>();
-  private readonly walks = new Map<VirtualCpu, SoftwareWalk>();
+  private readonly attached: ShadowVcpuPaging[] = [];
   private zeroFrame = -1;
 
-  constructor(vm: VirtualMachine, capacity: number) {
+  constructor(vm: PagingVm, capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new RangeError(`shadowRoots must be a positive integer, got ${capacity}`);
     this.vm = vm;
     this.capacity = capacity;
+  }
+
+  attach(vcpu: PagingVcpu, port: ExitPort): VcpuPaging {
+    const paging = new ShadowVcpuPaging(this, vcpu, port);
+    this.attached.push(paging);
+    return paging;
+  }
+
+  /** Nothing to do: shadow leaves are made from guest walks, on the first access to a page. */
+  mapped(): void {}
+
+  /** Nothing to do until `invalidateBacking`. */
+  unmapped(): void {}
+
+  /** Shadow entries point at host frames directly: every root is dropped, with its cached translations. */
+  invalidateBacking(): void {
+    this.reset();
   }
 
   /** The host-physical address of guest-physical `gpa`, backing it on first touch; outside the VM's memory a zero page (reads as not present). */
@@ -172,9 +191,8 @@ export class ShadowPaging {
     return this.tablePages.has(gpa - (gpa % 0x1000));
   }
 
-  /** The key of the guest address space the vCPU's registers select. */
-  keyOf(vcpu: VirtualCpu): string {
-    const s = vcpu.state;
+  /** The key of the guest address space registers `s` select (paging mode and table base). */
+  keyOf(s: CpuState): string {
     switch (s.mode) {
       case PagingMode.None:
         return 'none';
@@ -187,9 +205,9 @@ export class ShadowPaging {
     }
   }
 
-  /** The cached root of the address space the vCPU's registers select, or a new one (evicting the least recently used idle root beyond the capacity). */
-  rootFor(vcpu: VirtualCpu): ShadowRoot {
-    const key = this.keyOf(vcpu);
+  /** The cached root of the address space registers `s` select, or a new one (evicting the least recently used idle root beyond the capacity). */
+  rootFor(s: CpuState): ShadowRoot {
+    const key = this.keyOf(s);
     const cached = this.roots.get(key);
     if (cached !== undefined) {
       this.roots.delete(key);
@@ -198,14 +216,14 @@ export class ShadowPaging {
     }
     if (this.roots.size >= this.capacity) {
       for (const [k, r] of this.roots) {
-        if (this.vm.vcpus.some((v) => v.shadowRoot === r)) continue;
+        if (this.attached.some((p) => p.root === r)) continue;
         this.free(r);
         this.roots.delete(k);
         break;
       }
     }
     const host = this.vm.host;
-    const root = new ShadowRoot(key, vcpu.state.mode === PagingMode.Level5 ? 5 : 4, host.memory, () =>
+    const root = new ShadowRoot(key, s.mode === PagingMode.Level5 ? 5 : 4, host.memory, () =>
       host.allocate(0x1000, -1),
     );
     this.rootsBuilt++;
@@ -221,204 +239,21 @@ export class ShadowPaging {
     this.rmap.clear();
     this.leafInfo.clear();
     this.tablePages.clear();
-    for (const vcpu of this.vm.vcpus) vcpu.shadowRoot = null;
+    for (const paging of this.attached) paging.root = null;
   }
 
-  private walkOf(vcpu: VirtualCpu): SoftwareWalk {
-    let w = this.walks.get(vcpu);
-    if (w === undefined) {
-      w = new SoftwareWalk(this, vcpu);
-      this.walks.set(vcpu, w);
-    }
-    return w;
-  }
-
-  /** Loads the guest's PAE PDPTE registers from guest memory, as the hypervisor emulating MOV CR3 must (SDM vol. 3A §4.4.1). */
-  private loadPdptes(vcpu: VirtualCpu): boolean {
-    if (vcpu.state.mode !== PagingMode.Pae) return true;
-    const w = this.walkOf(vcpu);
-    return loadPdptes(this.vm.host.memory, vcpu.state, w.port) === WalkStatus.Ok;
-  }
-
-  /** An intercepted MOV to CR3: switch to the shadow root of the new guest CR3 (cached, or built empty). */
-  writeCr3(vcpu: VirtualCpu): TranslateStatus {
-    return this.controlRegisterExit(vcpu, 3, null);
-  }
-
-  /**
-   * An intercepted CR0/CR4/EFER write (one exit for the mode switch). The shadow leaves encode the
-   * guest's paging mode, NXE (XD) and PGE (G); when one of them changes every root is dropped, as KVM
-   * resets its MMU context. The other controls (WP, SMEP, SMAP, PKE) are reloaded into the CPU's state.
-   */
-  setControlRegisters(
-    vcpu: VirtualCpu,
-    before: { mode: number; nxe: boolean; pge: boolean },
-  ): TranslateStatus {
-    return this.controlRegisterExit(vcpu, 0, before);
-  }
-
-  /** The exit of a MOV to CR`cr`; by default loads PAE PDPTEs (or fails with #GP) and switches to the root the registers select. */
-  private controlRegisterExit(
-    vcpu: VirtualCpu,
-    cr: number,
-    before: { mode: number; nxe: boolean; pge: boolean } | null,
-  ): TranslateStatus {
-    const exit = vcpu.takeExit(cr === 3 ? ExitKind.Cr3Write : ExitKind.CrWrite, {
-      kind: 'cr-write',
-      cr,
-      gpr: 0,
-    });
-    if (exit.action === ExitAction.Resume) {
-      vcpu.resume();
-      return TranslateStatus.Ok;
-    }
-    if (!this.loadPdptes(vcpu)) {
-      vcpu.resume();
-      return TranslateStatus.GeneralProtection;
-    }
-    const s = vcpu.state;
-    if (before !== null && (s.mode !== before.mode || s.nxe !== before.nxe || s.pge !== before.pge)) {
-      this.flushAllRoots();
-      this.reset();
-    }
-    vcpu.resume(vcpu.switchShadowRoot(this.rootFor(vcpu)));
-    return TranslateStatus.Ok;
-  }
-
-  /** An intercepted INVLPG: zaps the shadow leaf of the page in the current root, with its cached translations. */
-  invlpg(vcpu: VirtualCpu, lo: number, hi: number | undefined): void {
-    const h = vcpu.state.lma ? (hi ?? Math.floor(lo / TWO_32)) : 0;
-    const l = hi === undefined ? lo % TWO_32 : lo;
-    const exit = vcpu.takeExit(ExitKind.Invlpg, { kind: 'invlpg', linear: linearOf(l, h) });
-    if (exit.action !== ExitAction.Resume) {
-      const root = vcpu.shadowRoot;
-      if (root !== null) {
-        const leaf = root.tables.entryAddress(linearOf(l, h), 1);
-        if (leaf !== null && this.leafInfo.has(leaf)) this.zap(leaf);
-        else this.flushPage(root, vpnOf(l, h));
-      }
-    }
-    vcpu.resume();
-  }
-
-  /**
-   * A guest store to a write-protected page-table page: the #PF exit on the write-protected shadow
-   * mapping of its direct map (its linear address is not modeled; the report carries the
-   * guest-physical address instead), emulated: the word lands in guest memory and the shadow leaves
-   * derived from the entry are zapped.
-   */
-  tableWrite(vcpu: VirtualCpu, gpa: number, value: number): void {
-    const exit = vcpu.takeExit(ExitKind.PageTableWrite, {
-      kind: 'exception',
-      vector: 14,
-      errorCode: PfError.P | PfError.W,
-      address: BigInt(gpa),
-    });
-    if (exit.action !== ExitAction.Resume) {
-      this.vm.guestMemory.writeWord(gpa, value);
-      this.vm.host.stats.cycles += this.vm.host.costs.emulation;
-      // 8-byte entries are keyed by their first word, 4-byte ones (32-bit paging) by their own address.
-      this.zapEntry(gpa - (gpa % 8));
-      if (gpa % 8 !== 0) this.zapEntry(gpa);
-    }
-    vcpu.resume();
-  }
-
-  /**
-   * A #PF raised by the shadow walk (intercepted: AMD exception intercept 14, Intel exception bitmap
-   * bit 14). The guest's tables are walked in software: a fault there is the guest's own and is
-   * reflected with its error code and faulting address; otherwise the fault was hidden and the shadow
-   * leaf is filled, or, when the shadow cannot allow the access (a write to a page-table page, a
-   * supervisor write with guest CR0.WP=0), the access is emulated.
-   */
-  pageFault(
-    vcpu: VirtualCpu,
-    lo: number,
-    hi: number,
-    access: AccessKind,
-    privilege: Privilege,
-    out: Translation,
-    attempt: number,
-  ): ShadowVerdict {
-    const state = vcpu.state;
-    const h = state.lma ? hi : 0;
-    const w = this.walkOf(vcpu);
-    w.port.touched.length = 0;
-    // The software walk writes into the translation's walk result (the shadow walk's is spent).
-    const g = out.guest;
-    const status = w.walker.walk(lo, h, access, privilege, g);
-    const event = {
-      kind: 'exception',
-      vector: 14,
-      errorCode: out.errorCode,
-      address: linearOf(lo, h),
-    } as const;
-    const costs = this.vm.host.costs;
-    const stats = this.vm.host.stats;
-    if (status !== WalkStatus.Ok) {
-      const exit = vcpu.takeExit(ExitKind.GuestPageFault, event);
-      vcpu.resume();
-      if (exit.action === ExitAction.Surface) {
-        vcpu.surfaced = exit.report;
-        return ShadowVerdict.Surface;
-      }
-      if (exit.action === ExitAction.Resume) return ShadowVerdict.Retry;
-      finishOneStage(status, out);
-      return ShadowVerdict.Done;
-    }
-    const gpa = g.physical;
-    const gpaFrame = gpa - (gpa % 0x1000);
-    // PAE: the PDPTE the walk used is a register, loaded from the PDPT page, which is a table page too.
-    if (state.mode === PagingMode.Pae) w.port.touched.push(pdptBase(state.cr3) + (lo >>> 30) * 8);
-    for (const e of w.port.touched) this.protect(e - (e % 0x1000));
-    // Writable in the shadow only once the guest's D is set (a write walk has just set it), so the
-    // first write to a clean page exits and the walk sets D as hardware does (SDM vol. 3A §4.8).
-    const shadowWritable =
-      (g.perms & Perm.Write) !== 0 && (g.perms & Perm.Dirty) !== 0 && !this.tablePages.has(gpaFrame);
-    const emulate = (access === AccessKind.Write && !shadowWritable) || attempt >= 2;
-    const kind = !emulate
-      ? ExitKind.HiddenPageFault
-      : this.tablePages.has(gpaFrame)
-        ? ExitKind.PageTableWrite
-        : ExitKind.EmulatedAccess;
-    const exit = vcpu.takeExit(kind, event);
-    if (exit.action === ExitAction.Surface) {
-      vcpu.resume();
-      vcpu.surfaced = exit.report;
-      return ShadowVerdict.Surface;
-    }
-    if (exit.action === ExitAction.Resume) {
-      vcpu.resume();
-      return ShadowVerdict.Retry;
-    }
-    if (emulate) {
-      stats.cycles += costs.emulation;
-      out.guestPhysical = gpa;
-      out.hostPhysical = this.hostOf(gpa);
-      out.pageShift = 12;
-      out.perms = g.perms;
-      out.status = TranslateStatus.Ok;
-      vcpu.resume();
-      return ShadowVerdict.Done;
-    }
-    const root = vcpu.shadowRoot;
-    if (root !== null) this.fill(root, lo, h, g, w.port.touched, shadowWritable);
-    stats.cycles += costs.shadowFill;
-    vcpu.resume();
-    return ShadowVerdict.Retry;
-  }
-
-  /** Writes the shadow leaf (4 KiB) for linear (lo, h) from the guest walk `g`. */
-  private fill(
+  /** Writes the 4 KiB shadow leaf of linear (lo, h) (page number `vpn`) from the guest walk `g`, which read the guest entries `touched`. */
+  fill(
     root: ShadowRoot,
     lo: number,
     h: number,
+    vpn: number,
     g: WalkResult,
     touched: readonly number[],
     writable: boolean,
   ): void {
     const gpaFrame = g.physical - (g.physical % 0x1000);
-    const linear = linearOf((lo & 0xffff_f000) >>> 0, h);
+    const linear = linearToBigInt((lo & 0xffff_f000) >>> 0, h);
     let flags = PteFlag.P | PteFlag.A | PteFlag.D;
     if (writable) flags |= PteFlag.RW;
     if ((g.perms & Perm.User) !== 0) flags |= PteFlag.US;
@@ -430,7 +265,7 @@ export class ShadowPaging {
       protectionKey: g.protectionKey,
     });
     const leaf = root.tables.entryAddress(linear, 1) as number;
-    this.leafInfo.set(leaf, { root, vpn: vpnOf(lo, h), gpaFrame });
+    this.leafInfo.set(leaf, { root, vpn, gpaFrame });
     root.leaves.add(leaf);
     for (const e of touched) setOf(this.deps, e).add(leaf);
     setOf(this.rmap, gpaFrame).add(leaf);
@@ -438,7 +273,7 @@ export class ShadowPaging {
   }
 
   /** Makes guest frame `frame` a write-protected page-table page: existing writable shadow leaves mapping it lose W. */
-  private protect(frame: number): void {
+  protect(frame: number): void {
     if (this.tablePages.has(frame)) return;
     this.tablePages.add(frame);
     const leaves = this.rmap.get(frame);
@@ -453,6 +288,31 @@ export class ShadowPaging {
         this.flushPage(info.root, info.vpn);
       }
     }
+  }
+
+  /**
+   * The guest's store of `value` to page-table page word `gpa`, emulated: the word lands in guest
+   * memory and the shadow leaves derived from the entry are zapped.
+   */
+  emulateTableWrite(gpa: number, value: number): void {
+    this.vm.guestMemory.writeWord(gpa, value);
+    this.vm.host.stats.cycles += this.vm.host.costs.emulation;
+    // 8-byte entries are keyed by their first word, 4-byte ones (32-bit paging) by their own address.
+    this.zapEntry(gpa - (gpa % 8));
+    if (gpa % 8 !== 0) this.zapEntry(gpa);
+  }
+
+  /** Zaps the shadow leaf of `linear` (page number `vpn`) in `root`, or else removes the page's cached translations. */
+  invalidateLinear(root: ShadowRoot, linear: bigint, vpn: number): void {
+    const leaf = root.tables.entryAddress(linear, 1);
+    if (leaf !== null && this.leafInfo.has(leaf)) this.zap(leaf);
+    else this.flushPage(root, vpn);
+  }
+
+  /** Drops every root after a change of what the shadow leaves encode of the guest's controls, with their cached translations. */
+  dropAll(): void {
+    for (const root of this.roots.values()) this.flushRoot(root);
+    this.reset();
   }
 
   private zapEntry(entry: number): void {
@@ -483,11 +343,6 @@ export class ShadowPaging {
     }
   }
 
-  /** Removes every cached translation of every root (before the roots are dropped). */
-  private flushAllRoots(): void {
-    for (const root of this.roots.values()) this.flushRoot(root);
-  }
-
   /** Removes every cached translation of `root` on every CPU where its id is current. */
   private flushRoot(root: ShadowRoot): void {
     for (const [cpuIndex, a] of root.ids) {
@@ -505,7 +360,7 @@ export class ShadowPaging {
     const caches = cpu.caches;
     const tags = tagTableOf(caches);
     if (tags === null) return null;
-    return tags.asidOf(this.vm.host.extension.guestContext(caches, id, 0, this.vm.tables));
+    return tags.asidOf(this.vm.host.extension.guestContext(caches, id, 0, null));
   }
 
   private free(root: ShadowRoot): void {
@@ -516,14 +371,285 @@ export class ShadowPaging {
   }
 }
 
-/** The 4 KiB page number the TLB keys a linear address by (bits 56:12). */
-function vpnOf(lo: number, h: number): number {
-  return (h & 0x1ff_ffff) * 1048576 + (lo >>> 12);
-}
+/**
+ * One vCPU's shadow paging: the root of the guest address space it runs in, a shadow MMU per physical
+ * CPU, and the software walk of the guest's tables. Every intercept it handles (MOV CR3, CR0/CR4,
+ * INVLPG, #PF, page-table writes) goes through the vCPU's exit port.
+ */
+class ShadowVcpuPaging implements VcpuPaging {
+  /** The id belongs to the guest address space (the root), which every vCPU running in it shares. */
+  readonly renewOnMigration = false;
+  /** The shadow root of the guest address space the vCPU runs in (null before one is chosen, or after `reset`). */
+  root: ShadowRoot | null = null;
+  private readonly shadow: ShadowPaging;
+  private readonly vcpu: PagingVcpu;
+  private readonly port: ExitPort;
+  private readonly tablePort: GuestTablePort;
+  private readonly walker: PageWalker;
+  private readonly mmus: (ShadowMmu | undefined)[] = [];
+  /** The report of an exit a handler surfaced during the current access. */
+  private surfaced: ExitReport | null = null;
 
-/** A 64-bit linear address from its halves, as BigInt operands and the table builder take it. */
-export function linearOf(lo: number, h: number): bigint {
-  return (BigInt(h >>> 0) << 32n) | BigInt(lo >>> 0);
+  constructor(shadow: ShadowPaging, vcpu: PagingVcpu, port: ExitPort) {
+    this.shadow = shadow;
+    this.vcpu = vcpu;
+    this.port = port;
+    this.tablePort = new GuestTablePort(shadow);
+    this.walker = new PageWalker(shadow.vm.host.memory, vcpu.state, { port: this.tablePort });
+  }
+
+  idOwner(): IdOwner {
+    if (this.root === null) this.root = this.shadow.rootFor(this.vcpu.state);
+    return this.root.ids;
+  }
+
+  install(cpu: PhysicalCpu, id: number): void {
+    const root = this.root;
+    if (root !== null) this.mmuFor(cpu).load(root.root, root.levels);
+    this.syncContext(cpu, id);
+  }
+
+  /**
+   * The walk of the shadow tables; a #PF exits, and the hypervisor fills the shadow entry (a hidden
+   * fault) and resumes, emulates the access, or reflects the guest's own #PF.
+   */
+  access(
+    cpu: PhysicalCpu,
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    who: Privilege,
+    out: GuestAccess,
+  ): TranslateStatus {
+    const host = this.shadow.vm.host;
+    const mmu = this.mmuFor(cpu);
+    if (this.root === null) {
+      // A root dropped by the hypervisor (`ShadowPaging.reset`) is rebuilt before the guest resumes.
+      this.port.kick();
+      this.port.resume(this.switchRoot(this.shadow.rootFor(this.vcpu.state)));
+    } else if (mmu.root !== this.root.root) {
+      mmu.load(this.root.root, this.root.levels);
+    }
+    const t = out.translation;
+    for (let attempt = 0; ; attempt++) {
+      const status = mmu.translate(lo, hi, access, who, t);
+      host.stats.countTranslation(t, host.costs);
+      if (status === TranslateStatus.Ok) {
+        if (!t.tlbHit) t.guestPhysical = host.guestPhysicalOf(t.hostPhysical);
+        return status;
+      }
+      // #GP (a non-canonical address) is not intercepted: the guest takes it.
+      if (status !== TranslateStatus.PageFault) return status;
+      this.surfaced = null;
+      const verdict = this.pageFault(lo, hi, access, who, t, attempt);
+      if (verdict === Verdict.Done) return t.status;
+      if (verdict === Verdict.Surface) {
+        out.exit = this.surfaced;
+        return TranslateStatus.Exit;
+      }
+      out.resolvedExits++;
+      if (attempt >= MAX_RESUMES) throw new Error('shadow paging: an access kept faulting after its fills');
+    }
+  }
+
+  /**
+   * A store to a guest page-table page, which the hypervisor keeps write-protected, exits
+   * ("page-table write": the #PF on the write-protected shadow mapping of its direct map; its linear
+   * address is not modeled, the report carries the guest-physical address instead) and is emulated.
+   * Other stores land.
+   */
+  writePhysical(gpa: number, value: number): void {
+    const shadow = this.shadow;
+    if (!shadow.isTablePage(gpa)) {
+      shadow.vm.guestMemory.writeWord(gpa, value);
+      return;
+    }
+    const exit = this.port.takeExit(ExitKind.PageTableWrite, {
+      kind: 'exception',
+      vector: 14,
+      errorCode: PfError.P | PfError.W,
+      address: BigInt(gpa),
+    });
+    if (exit.action !== ExitAction.Resume) shadow.emulateTableWrite(gpa, value);
+    this.port.resume();
+  }
+
+  /**
+   * An intercepted MOV to CR3 (APM vol. 2 §15.25.1 contrasts it with nested paging, where it is not):
+   * the hypervisor switches to the shadow root of the new guest CR3, cached or built empty. Each
+   * root's tagged translations stay in step with the guest's tables (every table write zaps what
+   * derives from it), so the flush MOV CR3 asks for has nothing stale to remove: `noFlush` changes
+   * nothing.
+   */
+  writeCr3(_noFlush: boolean): TranslateStatus {
+    return this.controlRegisterExit(3, null);
+  }
+
+  /**
+   * An intercepted CR0/CR4/EFER write (one exit for the mode switch). The shadow leaves encode the
+   * guest's paging mode, NXE (XD) and PGE (G); when one of them changes every root is dropped, as KVM
+   * resets its MMU context. The other controls (WP, SMEP, SMAP, PKE) are read from the vCPU's state.
+   */
+  setControlRegisters(before: ControlsBefore): TranslateStatus {
+    return this.controlRegisterExit(0, before);
+  }
+
+  /** An intercepted INVLPG: zaps the shadow leaf of the page in the current root, with its cached translations. */
+  invlpg(lo: number, hi: number | undefined): void {
+    const state = this.vcpu.state;
+    const h = state.lma ? (hi ?? Math.floor(lo / TWO_32)) : 0;
+    const l = hi === undefined ? lo % TWO_32 : lo;
+    const linear = linearToBigInt(l, h);
+    const exit = this.port.takeExit(ExitKind.Invlpg, { kind: 'invlpg', linear });
+    if (exit.action !== ExitAction.Resume && this.root !== null)
+      this.shadow.invalidateLinear(this.root, linear, linearPageNumber(l, h, state));
+    this.port.resume();
+  }
+
+  /** A shootdown's IPI handler runs INVLPG, intercepted. */
+  invalidatePage(linear: number, linearHi: number | undefined): void {
+    this.invlpg(linear, linearHi);
+  }
+
+  /** Makes `root` the vCPU's address space, with the id it has on the current CPU; returns the flush the re-entry needs. */
+  private switchRoot(root: ShadowRoot): EntryFlush {
+    this.root = root;
+    const cpu = this.vcpu.cpu;
+    if (cpu === null) return EntryFlush.None;
+    const flush = this.port.switchIds(root.ids);
+    this.mmuFor(cpu).load(root.root, root.levels);
+    this.syncContext(cpu, this.port.currentId());
+    return flush;
+  }
+
+  /** The exit of a MOV to CR`cr`; by default loads PAE PDPTEs (or fails with #GP) and switches to the root the registers select. */
+  private controlRegisterExit(cr: number, before: ControlsBefore | null): TranslateStatus {
+    const port = this.port;
+    const exit = port.takeExit(cr === 3 ? ExitKind.Cr3Write : ExitKind.CrWrite, {
+      kind: 'cr-write',
+      cr,
+      gpr: 0,
+    });
+    if (exit.action === ExitAction.Resume) {
+      port.resume();
+      return TranslateStatus.Ok;
+    }
+    const s = this.vcpu.state;
+    // The hypervisor emulating MOV CR3 loads the PAE PDPTE registers from guest memory (SDM vol. 3A §4.4.1).
+    if (
+      s.mode === PagingMode.Pae &&
+      loadPdptes(this.shadow.vm.host.memory, s, this.tablePort) !== WalkStatus.Ok
+    ) {
+      port.resume();
+      return TranslateStatus.GeneralProtection;
+    }
+    if (before !== null && (s.mode !== before.mode || s.nxe !== before.nxe || s.pge !== before.pge))
+      this.shadow.dropAll();
+    port.resume(this.switchRoot(this.shadow.rootFor(s)));
+    return TranslateStatus.Ok;
+  }
+
+  /**
+   * A #PF raised by the shadow walk (intercepted: AMD exception intercept 14, Intel exception bitmap
+   * bit 14). The guest's tables are walked in software with the cpu-core walker, so the guest's A/D
+   * bits are set as the hardware walker sets them (SDM vol. 3A §4.8): a fault there is the guest's own
+   * and is reflected with its error code and faulting address (SDM vol. 3A §4.7); otherwise the fault
+   * was hidden and the shadow leaf is filled, or, when the shadow cannot allow the access (a write to
+   * a page-table page, a supervisor write with guest CR0.WP=0), the access is emulated.
+   */
+  private pageFault(
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: Translation,
+    attempt: number,
+  ): Verdict {
+    const shadow = this.shadow;
+    const port = this.port;
+    const state = this.vcpu.state;
+    const h = state.lma ? hi : 0;
+    const touched = this.tablePort.touched;
+    touched.length = 0;
+    // The software walk writes into the translation's walk result (the shadow walk's is spent).
+    const g = out.guest;
+    const status = this.walker.walk(lo, h, access, privilege, g);
+    const event = {
+      kind: 'exception',
+      vector: 14,
+      errorCode: out.errorCode,
+      address: linearToBigInt(lo, h),
+    } as const;
+    if (status !== WalkStatus.Ok) {
+      const exit = port.takeExit(ExitKind.GuestPageFault, event);
+      port.resume();
+      if (exit.action === ExitAction.Surface) {
+        this.surfaced = exit.report;
+        return Verdict.Surface;
+      }
+      if (exit.action === ExitAction.Resume) return Verdict.Retry;
+      finishOneStage(status, out);
+      return Verdict.Done;
+    }
+    const gpa = g.physical;
+    const gpaFrame = gpa - (gpa % 0x1000);
+    // PAE: the PDPTE the walk used is a register, loaded from the PDPT page, which is a table page too.
+    if (state.mode === PagingMode.Pae) touched.push(pdptBase(state.cr3) + (lo >>> 30) * 8);
+    for (const e of touched) shadow.protect(e - (e % 0x1000));
+    // Writable in the shadow only once the guest's D is set (a write walk has just set it), so the
+    // first write to a clean page exits and the walk sets D as hardware does (SDM vol. 3A §4.8).
+    const tablePage = shadow.tablePages.has(gpaFrame);
+    const shadowWritable = (g.perms & Perm.Write) !== 0 && (g.perms & Perm.Dirty) !== 0 && !tablePage;
+    const emulate = (access === AccessKind.Write && !shadowWritable) || attempt >= 2;
+    const kind = !emulate
+      ? ExitKind.HiddenPageFault
+      : tablePage
+        ? ExitKind.PageTableWrite
+        : ExitKind.EmulatedAccess;
+    const exit = port.takeExit(kind, event);
+    if (exit.action === ExitAction.Surface) {
+      port.resume();
+      this.surfaced = exit.report;
+      return Verdict.Surface;
+    }
+    if (exit.action === ExitAction.Resume) {
+      port.resume();
+      return Verdict.Retry;
+    }
+    if (emulate) {
+      shadow.vm.host.stats.cycles += shadow.vm.host.costs.emulation;
+      out.guestPhysical = gpa;
+      out.hostPhysical = shadow.hostOf(gpa);
+      out.pageShift = 12;
+      out.perms = g.perms;
+      out.status = TranslateStatus.Ok;
+      port.resume();
+      return Verdict.Done;
+    }
+    const root = this.root;
+    if (root !== null) shadow.fill(root, lo, h, linearPageNumber(lo, h, state), g, touched, shadowWritable);
+    shadow.vm.host.stats.cycles += shadow.vm.host.costs.shadowFill;
+    port.resume();
+    return Verdict.Retry;
+  }
+
+  /**
+   * Shadow translations are linear to host-physical, tagged by the root's id alone: no PCID (the
+   * hardware CR3 is the shadow root's), and under VMX no EP4TA (EPT is off, SDM vol. 3C §29.4.1).
+   */
+  private syncContext(cpu: PhysicalCpu, id: number): void {
+    const caches = this.mmuFor(cpu).caches;
+    if (caches !== null) caches.context = this.shadow.vm.host.extension.guestContext(cpu.caches, id, 0, null);
+  }
+
+  private mmuFor(cpu: PhysicalCpu): ShadowMmu {
+    let mmu = this.mmus[cpu.index];
+    if (mmu === undefined) {
+      mmu = new ShadowMmu(this.shadow.vm.host.memory, this.vcpu.state, cpu.mmuCaches(false));
+      this.mmus[cpu.index] = mmu;
+    }
+    return mmu;
+  }
 }
 
 function setOf(map: Map<number, Set<number>>, key: number): Set<number> {

@@ -7,6 +7,11 @@
  * @hvsim/report's `RunReport`; comparisons and sweeps run several configurations on worker threads.
  */
 
+/**
+ * Scheduling vCPUs on physical CPUs, with timer exits, is the hypervisor's; this re-export stays for one release.
+ * @deprecated Import `ScheduledCpu` from `@hvsim/hypervisor`.
+ */
+export { ScheduledCpu } from '@hvsim/hypervisor';
 /** A run's figures from the machine's counters. */
 export { collectRun, withOverheads } from './collect.js';
 /** Comparisons and sweeps. */
@@ -26,7 +31,6 @@ export {
   cachesOf,
   defaultWalkCache,
   type Machine,
-  ScheduledCpu,
   tlbConfigOf,
 } from './machine.js';
 /** Several runs on worker threads. */

@@ -1,18 +1,5 @@
-import type { AccessKind, ControlRegisters, CpuState, Privilege } from '@hvsim/cpu-core';
-import {
-  HostMachine,
-  type PhysicalCpu,
-  type VirtualCpu,
-  type VirtualizationExtension,
-} from '@hvsim/hypervisor';
-import type { TranslateStatus } from '@hvsim/mmu-nested';
-import {
-  type CostModel,
-  type GuestAccess,
-  type GuestCpu,
-  type MachineStats,
-  NativeMachine,
-} from '@hvsim/platform';
+import { HostMachine, ScheduledCpu, type VirtualizationExtension } from '@hvsim/hypervisor';
+import { type CostModel, type GuestCpu, type MachineStats, NativeMachine } from '@hvsim/platform';
 import {
   type CpuCacheConfig,
   PageSize,
@@ -172,85 +159,4 @@ export function assemble(config: SimConfig): Machine {
     tlbs: host.cpus.map((cpu) => cpu.caches.tlb),
     walkCaches: host.cpus.map((cpu) => cpu.caches.walkCache),
   };
-}
-
-/**
- * A vCPU as its guest sees it, with the hypervisor's scheduling around it: before the guest uses it,
- * the vCPU is put in guest mode on its physical CPU (descheduling whichever vCPU ran there: a world
- * switch between guests), and every `interval` accesses a timer interrupt sends it to the hypervisor
- * and back (an external-interrupt exit and a VM entry; without tags the entry flushes the TLB).
- */
-export class ScheduledCpu implements GuestCpu {
-  declare readonly vcpu: VirtualCpu;
-  declare readonly physical: PhysicalCpu;
-  declare private readonly inner: GuestCpu;
-  declare private readonly interval: number;
-  declare private countdown: number;
-
-  constructor(vcpu: VirtualCpu, physical: PhysicalCpu, interval: number) {
-    this.vcpu = vcpu;
-    this.physical = physical;
-    this.inner = vcpu;
-    this.interval = interval;
-    this.countdown = interval;
-  }
-
-  get state(): CpuState {
-    return this.inner.state;
-  }
-
-  access(
-    linear: number,
-    access: AccessKind,
-    out: GuestAccess,
-    privilege?: Privilege,
-    linearHi?: number,
-  ): TranslateStatus {
-    if (this.vcpu.cpu === null) this.schedule();
-    else if (--this.countdown === 0) this.tick();
-    return this.inner.access(linear, access, out, privilege, linearHi);
-  }
-
-  readPhysical(gpa: number): number {
-    return this.inner.readPhysical(gpa);
-  }
-
-  writePhysical(gpa: number, value: number): void {
-    if (this.vcpu.cpu === null) this.schedule();
-    this.inner.writePhysical(gpa, value);
-  }
-
-  writeCr3(value: number, noFlush?: boolean): TranslateStatus {
-    if (this.vcpu.cpu === null) this.schedule();
-    return this.inner.writeCr3(value, noFlush);
-  }
-
-  setControlRegisters(regs: ControlRegisters): TranslateStatus {
-    if (this.vcpu.cpu === null) this.schedule();
-    return this.inner.setControlRegisters(regs);
-  }
-
-  invlpg(linear: number, linearHi?: number): void {
-    if (this.vcpu.cpu === null) this.schedule();
-    this.inner.invlpg(linear, linearHi);
-  }
-
-  shootdown(linear: number, linearHi?: number): void {
-    if (this.vcpu.cpu === null) this.schedule();
-    this.inner.shootdown(linear, linearHi);
-  }
-
-  /** Puts the vCPU in guest mode on its CPU, descheduling the vCPU that ran there. */
-  private schedule(): void {
-    this.physical.current?.stop();
-    this.vcpu.run(this.physical);
-    this.countdown = this.interval;
-  }
-
-  /** A timer interrupt: an external-interrupt exit, then the VM entry that resumes the guest. */
-  private tick(): void {
-    this.vcpu.stop();
-    this.vcpu.run(this.physical);
-    this.countdown = this.interval;
-  }
 }

@@ -94,7 +94,12 @@ export class SvmExtension implements VirtualizationExtension {
     return tags === null ? 0 : tags.nestedContext(id);
   }
 
-  enterGuest(caches: CpuTranslationCaches, id: number, _tables: NestedTables, flush: EntryFlush): void {
+  enterGuest(
+    caches: CpuTranslationCaches,
+    id: number,
+    _tables: NestedTables | null,
+    flush: EntryFlush,
+  ): void {
     const value =
       flush === EntryFlush.None
         ? TlbControl.DoNotFlush

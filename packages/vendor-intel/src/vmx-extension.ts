@@ -91,9 +91,14 @@ export class VmxExtension implements VirtualizationExtension {
     return this.tagged ? id : 0;
   }
 
-  guestContext(caches: CpuTranslationCaches, id: number, pcid: number, tables: NestedTables): number {
+  guestContext(caches: CpuTranslationCaches, id: number, pcid: number, tables: NestedTables | null): number {
     const tags = tagTableOf(caches);
-    return tags === null ? 0 : tags.context(this.vpid(id), pcid, tables.root);
+    if (tags === null) return 0;
+    // With EPT, combined mappings are tagged by VPID, PCID and EP4TA; with EPT off (shadow paging) the
+    // CPU creates linear mappings, tagged by VPID and PCID alone (SDM vol. 3C §29.4.1).
+    return tables === null
+      ? tags.context(this.vpid(id), pcid)
+      : tags.context(this.vpid(id), pcid, tables.root);
   }
 
   nestedContext(caches: CpuTranslationCaches, _id: number, tables: NestedTables): number {
@@ -101,7 +106,7 @@ export class VmxExtension implements VirtualizationExtension {
     return tags === null ? 0 : tags.nestedContext(ASID_NONE, tables.root);
   }
 
-  enterGuest(caches: CpuTranslationCaches, id: number, tables: NestedTables, flush: EntryFlush): void {
+  enterGuest(caches: CpuTranslationCaches, id: number, tables: NestedTables | null, flush: EntryFlush): void {
     if (!this.tagged) this.flushVpidZero(caches);
     if (flush === EntryFlush.All) {
       // Without VPIDs there is no INVVPID (#UD); the entry's own flush of VPID 0 stands in for it.
@@ -117,15 +122,18 @@ export class VmxExtension implements VirtualizationExtension {
           invvpid(InvvpidType.SingleContext, invvpidDescriptor(id), VMX_ROOT, caches, this.capabilities),
         );
       }
-      expectSuccess(
-        invept(
-          InveptType.SingleContext,
-          inveptDescriptor(tables.pointer),
-          VMX_ROOT,
-          caches,
-          this.capabilities,
-        ),
-      );
+      // With EPT off there is no EPTP to invalidate: INVVPID alone removes the guest's linear mappings.
+      if (tables !== null) {
+        expectSuccess(
+          invept(
+            InveptType.SingleContext,
+            inveptDescriptor(tables.pointer),
+            VMX_ROOT,
+            caches,
+            this.capabilities,
+          ),
+        );
+      }
     }
   }
 
@@ -212,12 +220,12 @@ export class VmxExtension implements VirtualizationExtension {
    * unpaged guest cannot enter under EPT. Under shadow paging the hypervisor runs the guest with paging
    * on the shadow tables itself, so only the first check applies.
    */
-  guestStateProblem(state: CpuState, paging: 'nested' | 'shadow'): string | null {
+  guestStateProblem(state: CpuState, paging: string): string | null {
     const pe = (state.cr0 & Cr0.PE) !== 0;
     const pg = (state.cr0 & Cr0.PG) !== 0;
     if (pg && !pe)
       return 'CR0.PG=1 with CR0.PE=0 fails VM entry, even for an unrestricted guest (SDM vol. 3C §27.3.1.1; §26.3.1.1 in the 2016 edition)';
-    if (paging === 'nested' && !this.capabilities.unrestrictedGuest && (!pe || !pg)) {
+    if (paging !== 'shadow' && !this.capabilities.unrestrictedGuest && (!pe || !pg)) {
       return 'without "unrestricted guest" CR0.PE and CR0.PG must be 1 at VM entry (SDM vol. 3C §27.3.1.1; §26.3.1.1 in the 2016 edition)';
     }
     return null;

@@ -6,7 +6,7 @@
  *
  * Run: pnpm --filter @hvsim/workloads bench
  */
-import { HostMachine, type PhysicalCpu } from '@hvsim/hypervisor';
+import { HostMachine } from '@hvsim/hypervisor';
 import { type GuestCpu, NativeMachine } from '@hvsim/platform';
 import { compareToBaseline } from '@hvsim/test-utils';
 import { type CpuCacheConfig, PageSize, skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
@@ -38,7 +38,7 @@ function platform(kind: 'native' | 'nested' | 'shadow'): readonly GuestCpu[] {
   const vm = host.createVm({ memorySize: MEMORY, paging: kind });
   return host.cpus.map((cpu) => {
     const vcpu = vm.createVcpu();
-    vcpu.run(cpu as PhysicalCpu);
+    vcpu.run(cpu);
     return vcpu;
   });
 }

@@ -15,7 +15,7 @@
  * Run: pnpm --filter @hvsim/workloads bench
  */
 import { type AccessKind, Privilege } from '@hvsim/cpu-core';
-import { HostMachine, type PhysicalCpu } from '@hvsim/hypervisor';
+import { HostMachine } from '@hvsim/hypervisor';
 import { GuestAccess, type NativeCpu, NativeMachine } from '@hvsim/platform';
 import { compareToBaseline } from '@hvsim/test-utils';
 import { PageSize, type PagingStructureCacheConfig, skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
@@ -117,7 +117,7 @@ function nptCase(batches: TraceBatch[]) {
   });
   const vm = host.createVm({ memorySize: 256 * 2 ** 20 });
   const vcpu = vm.createVcpu();
-  vcpu.run(host.cpus[0] as PhysicalCpu);
+  vcpu.run(host.cpus[0]);
   const os = new GuestOs({ cpus: [vcpu], memoryBytes: 256 * 2 ** 20 });
   const process = os.createProcess();
   runTraceSync(os, process, batches);

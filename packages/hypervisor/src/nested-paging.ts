@@ -1,0 +1,273 @@
+import {
+  type AccessKind,
+  linearPageNumberOf,
+  linearToBigInt,
+  PagingMode,
+  type Privilege,
+} from '@hvsim/cpu-core';
+import { NestedMmu, type NestedStage, TranslateStatus, Translation } from '@hvsim/mmu-nested';
+import type { GuestAccess } from '@hvsim/platform';
+import { tagTableOf } from '@hvsim/tlb-tagged';
+import { ExitAction } from './exits.js';
+import { type BackingPageSize, EntryFlush, type NestedTables } from './extension.js';
+import {
+  type ControlsBefore,
+  type ExitPort,
+  type IdOwner,
+  MAX_RESUMES,
+  type PagingBackend,
+  type PagingVcpu,
+  type PagingVm,
+  type VcpuPaging,
+} from './paging-backend.js';
+import type { PhysicalCpu } from './physical-cpu.js';
+
+/**
+ * Nested paging (AMD NPT, APM vol. 2 §15.25; Intel EPT, SDM vol. 3C ch. 29): the guest runs on its own
+ * tables, and the VM's nested tables, which the hypervisor builds in host memory, map guest-physical
+ * to host-physical. MOV CR3, mode switches and INVLPG are not intercepted; a second-stage fault exits,
+ * and the hypervisor backs the page and resumes the guest.
+ */
+export class NestedPaging implements PagingBackend {
+  readonly kind = 'nested';
+  readonly tables: NestedTables;
+  private readonly vm: PagingVm;
+
+  constructor(vm: PagingVm) {
+    const host = vm.host;
+    this.vm = vm;
+    this.tables = host.extension.createNestedTables(host.memory, () => host.allocate(0x1000, -1));
+  }
+
+  attach(vcpu: PagingVcpu, port: ExitPort): VcpuPaging {
+    return new NestedVcpuPaging(this.vm, this.tables, vcpu, port);
+  }
+
+  mapped(gpa: number, hpa: number, size: BackingPageSize): void {
+    this.tables.map(gpa, hpa, size);
+  }
+
+  unmapped(gpa: number, size: BackingPageSize): void {
+    this.tables.unmap(gpa, size);
+  }
+
+  /**
+   * Cached guest-physical and combined translations of this VM are removed on every CPU (Intel INVEPT
+   * single-context), or, where the vendor cannot invalidate by guest-physical address (AMD: INVLPGA
+   * takes guest-virtual addresses only, APM vol. 2 §15.16.2), flushed on every CPU now for vCPUs in
+   * guest mode and at the next entry for the others (TLB_CONTROL, §15.16.1).
+   */
+  invalidateBacking(): void {
+    const ext = this.vm.host.extension;
+    for (const cpu of this.vm.host.cpus) {
+      if (ext.invalidateNested(cpu.caches, this.tables)) continue;
+      for (const vcpu of this.vm.vcpus) vcpu.requestFlush(cpu.index, EntryFlush.Guest);
+    }
+  }
+}
+
+/** One vCPU's nested paging: its ids, its second stage and an MMU per physical CPU. */
+class NestedVcpuPaging implements VcpuPaging {
+  readonly renewOnMigration = true;
+  private readonly vm: PagingVm;
+  private readonly tables: NestedTables;
+  private readonly vcpu: PagingVcpu;
+  private readonly port: ExitPort;
+  private readonly stage: NestedStage;
+  /** Each vCPU owns its ids: under nested paging an ASID tags a guest-physical address space (APM vol. 2 §15.25.1). */
+  private readonly ids: IdOwner = new Map();
+  private readonly mmus: (NestedMmu | undefined)[] = [];
+  private readonly pdpteLoad = new Translation();
+
+  constructor(vm: PagingVm, tables: NestedTables, vcpu: PagingVcpu, port: ExitPort) {
+    this.vm = vm;
+    this.tables = tables;
+    this.vcpu = vcpu;
+    this.port = port;
+    this.stage = vm.host.extension.createStage(vm.host.memory, tables);
+  }
+
+  idOwner(): IdOwner {
+    return this.ids;
+  }
+
+  install(cpu: PhysicalCpu, id: number): void {
+    this.mmuFor(cpu).caches?.setContext(id, this.vcpu.state.pcid);
+    this.syncContext(cpu, id);
+  }
+
+  /** The two-dimensional walk; a nested fault exits, and by default the hypervisor backs the page and resumes. */
+  access(
+    cpu: PhysicalCpu,
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    who: Privilege,
+    out: GuestAccess,
+  ): TranslateStatus {
+    const vm = this.vm;
+    const host = vm.host;
+    const port = this.port;
+    const mmu = this.mmuFor(cpu);
+    const t = out.translation;
+    for (let resumed = 0; ; resumed++) {
+      const status = mmu.translate(lo, hi, access, who, t);
+      host.stats.countTranslation(t, host.costs);
+      if (status !== TranslateStatus.NestedFault) return status;
+      const report = host.extension.exitOf(t.nestedFault);
+      const exit = port.dispatchExit(report.name, report);
+      if (exit.action === ExitAction.Resume && resumed < MAX_RESUMES) {
+        out.resolvedExits++;
+        port.resume();
+        continue;
+      }
+      const gpa = t.nestedFault.guestPhysical;
+      if (
+        exit.action === ExitAction.Default &&
+        report.missingMapping &&
+        vm.contains(gpa) &&
+        vm.hostAddressOf(gpa) < 0
+      ) {
+        vm.populate(gpa);
+        host.stats.cycles += host.costs.pagePopulate;
+        out.resolvedExits++;
+        port.resume();
+        continue;
+      }
+      port.resume();
+      out.exit = report;
+      return status;
+    }
+  }
+
+  /** The store simply lands: the nested tables map the page writable. */
+  writePhysical(gpa: number, value: number): void {
+    this.vm.guestMemory.writeWord(gpa, value);
+  }
+
+  /**
+   * MOV to CR3 is not intercepted: the non-global translations of the current PCID are flushed unless
+   * CR4.PCIDE=1 and bit 63 of the value is set (`noFlush`; SDM vol. 3A §4.10.4.1); in PAE mode the
+   * PDPTEs are loaded through EPT (SDM vol. 3C §29.3.2), while AMD NPT reads them on demand and loads
+   * nothing here (APM vol. 2 §15.25.10). GeneralProtection when a present PAE PDPTE has a reserved bit.
+   */
+  writeCr3(noFlush: boolean): TranslateStatus {
+    if (this.loadGuestPdptes() !== TranslateStatus.Ok) return TranslateStatus.GeneralProtection;
+    const cpu = this.vcpu.cpu;
+    if (cpu === null) return TranslateStatus.Ok;
+    const state = this.vcpu.state;
+    const caches = this.mmuFor(cpu).caches;
+    if (caches !== null && !(noFlush && state.pcide)) {
+      const asid = this.currentAsid(cpu);
+      caches.tlb?.flushPcid(asid, state.pcid, false);
+      caches.walkCache?.flushPcid(asid, state.pcid, false);
+    }
+    this.syncContext(cpu, this.port.currentId());
+    return TranslateStatus.Ok;
+  }
+
+  /**
+   * A mode switch happens without an exit, flushing the translations of the current ASID/VPID (APM
+   * vol. 2 §15.16: toggling CR0.PG or CR4.PGE/PAE/PSE affects only the current ASID; SDM vol. 3A
+   * §4.10.4.1); in PAE mode the PDPTEs load as for MOV to CR3. Throws when the running guest could
+   * not stay in guest mode in the new state (the vendor's VM-entry checks).
+   */
+  setControlRegisters(_before: ControlsBefore): TranslateStatus {
+    const vcpu = this.vcpu;
+    const problem = this.vm.host.extension.guestStateProblem?.(vcpu.state, 'nested') ?? null;
+    if (problem !== null && vcpu.cpu !== null) {
+      throw new Error(`vCPU ${this.vm.id}.${vcpu.index} cannot run with these control registers: ${problem}`);
+    }
+    if (this.loadGuestPdptes() !== TranslateStatus.Ok) return TranslateStatus.GeneralProtection;
+    const cpu = vcpu.cpu;
+    if (cpu === null) return TranslateStatus.Ok;
+    const caches = this.mmuFor(cpu).caches;
+    if (caches !== null) {
+      const asid = this.currentAsid(cpu);
+      caches.tlb?.flushAddressSpace(asid);
+      caches.walkCache?.flushAddressSpace(asid);
+    }
+    this.syncContext(cpu, this.port.currentId());
+    return TranslateStatus.Ok;
+  }
+
+  /**
+   * INVLPG is not intercepted: the CPU invalidates the page's translations in the current ASID/VPID
+   * and PCID, global ones included, and the current PCID's walk-cache entries for it (SDM vol. 3A
+   * §4.10.4.1; APM vol. 2 §15.16: MOV CR3 and INVLPG act on the current ASID).
+   */
+  invlpg(linear: number, linearHi: number | undefined): void {
+    const cpu = this.vcpu.cpu;
+    if (cpu === null) return;
+    const caches = this.mmuFor(cpu).caches;
+    if (caches === null) return;
+    const state = this.vcpu.state;
+    const asid = this.currentAsid(cpu);
+    const vpn = linearPageNumberOf(linear, linearHi, state);
+    caches.tlb?.flushAddressInPcid(asid, state.pcid, vpn, true);
+    caches.walkCache?.flushAddressInPcid(asid, state.pcid, vpn, true);
+  }
+
+  /** INVLPGA / INVVPID individual-address on every CPU where this vCPU's id is current. */
+  invalidatePage(linear: number, linearHi: number | undefined): void {
+    const ext = this.vm.host.extension;
+    const address = linearHi === undefined ? linear : linearToBigInt(linear, linearHi);
+    for (const [cpuIndex, assignment] of this.ids) {
+      const cpu = this.vm.host.cpus[cpuIndex];
+      if (cpu.ids.isCurrent(assignment.generation)) ext.invalidatePage(cpu.caches, assignment.id, address);
+    }
+  }
+
+  /** Loads the guest's PAE PDPTEs where the vendor loads them at MOV CR3 (EPT), backing pages the load touches. */
+  private loadGuestPdptes(): TranslateStatus {
+    const vcpu = this.vcpu;
+    if (vcpu.state.mode !== PagingMode.Pae) return TranslateStatus.Ok;
+    const vm = this.vm;
+    const mmu = this.mmuFor(vcpu.cpu ?? vm.host.cpus[0]);
+    const t = this.pdpteLoad;
+    for (let resumed = 0; resumed <= MAX_RESUMES; resumed++) {
+      const status = mmu.loadGuestPdptes(t);
+      if (status !== TranslateStatus.NestedFault) return status;
+      // An EPT violation on the PDPTE load (exit qualification bit 7 clear, SDM vol. 3C §29.3.2): the
+      // hypervisor backs the page and the MOV to CR3 is retried.
+      const report = vm.host.extension.exitOf(t.nestedFault);
+      const exit = this.port.takeExit(report.name, { kind: 'nested-fault', fault: t.nestedFault });
+      const gpa = t.nestedFault.guestPhysical;
+      const resolvable = report.missingMapping && vm.contains(gpa) && vm.hostAddressOf(gpa) < 0;
+      if (exit.action === ExitAction.Surface || (exit.action === ExitAction.Default && !resolvable)) {
+        this.port.resume();
+        return TranslateStatus.GeneralProtection;
+      }
+      if (exit.action === ExitAction.Default) {
+        vm.populate(gpa);
+        vm.host.stats.cycles += vm.host.costs.pagePopulate;
+      }
+      this.port.resume();
+    }
+    return TranslateStatus.GeneralProtection;
+  }
+
+  /** The ASID/VPID the current translations are tagged with on `cpu` (0 for Intel without VPIDs). */
+  private currentAsid(cpu: PhysicalCpu): number {
+    const caches = this.mmuFor(cpu).caches;
+    const tags = caches === null ? null : tagTableOf(caches);
+    return caches === null || tags === null ? this.port.currentId() : tags.asidOf(caches.context);
+  }
+
+  private syncContext(cpu: PhysicalCpu, id: number): void {
+    const caches = this.mmuFor(cpu).caches;
+    if (caches === null) return;
+    const ext = this.vm.host.extension;
+    caches.context = ext.guestContext(cpu.caches, id, this.vcpu.state.pcid, this.tables);
+    caches.nestedContext = ext.nestedContext(cpu.caches, id, this.tables);
+  }
+
+  private mmuFor(cpu: PhysicalCpu): NestedMmu {
+    let mmu = this.mmus[cpu.index];
+    if (mmu === undefined) {
+      mmu = new NestedMmu(this.vm.host.memory, this.vcpu.state, this.stage, cpu.mmuCaches(true));
+      this.mmus[cpu.index] = mmu;
+    }
+    return mmu;
+  }
+}
