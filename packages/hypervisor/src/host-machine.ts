@@ -57,6 +57,7 @@ export class HostMachine implements Host {
   private readonly free = new Map<number, number[]>();
   private nextFrame: number;
   private readonly framesStart: number;
+  private readonly framesStartFrame: number;
   private readonly framesEnd: number;
   // Guest-physical frame + 1 (0: none) by host frame index from framesStart: a typed array, so the
   // reverse lookup of every guest access's address is an index, not a Map lookup.
@@ -84,6 +85,7 @@ export class HostMachine implements Host {
     }
     this.nextFrame = start;
     this.framesStart = start;
+    this.framesStartFrame = start / 0x1000;
     this.framesEnd = end;
     const cpus: PhysicalCpu<VirtualCpu>[] = [];
     for (let i = 0; i < count; i++)
@@ -140,10 +142,11 @@ export class HostMachine implements Host {
 
   /** The guest-physical address host-physical `hpa` backs (in whichever VM owns it), or NaN. */
   guestPhysicalOf(hpa: number): number {
-    const offset = hpa % 0x1000;
-    const index = (hpa - offset - this.framesStart) / 0x1000;
+    // Division by 4096 is exact in binary floating point; `%` on a double above 2^31 is a slow fmod.
+    const frame = Math.floor(hpa / 0x1000);
+    const index = frame - this.framesStartFrame;
     const gpa = index >= 0 && index < this.guestFrames.length ? this.guestFrames[index] : 0;
-    return gpa === 0 ? Number.NaN : gpa - 1 + offset;
+    return gpa === 0 ? Number.NaN : gpa - 1 + (hpa - frame * 0x1000);
   }
 
   /** Returns a block to the allocator. */

@@ -77,6 +77,9 @@ class NestedVcpuPaging implements VcpuPaging {
   /** Each vCPU owns its ids: under nested paging an ASID tags a guest-physical address space (APM vol. 2 §15.25.1). */
   private readonly ids: IdOwner = new Map();
   private readonly mmus: (NestedMmu | undefined)[] = [];
+  /** The MMU of the CPU the vCPU last entered (set at `install`), so an access does not look it up. */
+  private active: NestedMmu | null = null;
+  private activeCpu: PhysicalCpu | null = null;
   private readonly pdpteLoad = new Translation();
 
   constructor(vm: PagingVm, tables: NestedTables, vcpu: PagingVcpu, port: ExitPort) {
@@ -92,7 +95,10 @@ class NestedVcpuPaging implements VcpuPaging {
   }
 
   install(cpu: PhysicalCpu, id: number): void {
-    this.mmuFor(cpu).caches?.setContext(id, this.vcpu.state.pcid);
+    const mmu = this.mmuFor(cpu);
+    this.active = mmu;
+    this.activeCpu = cpu;
+    mmu.caches?.setContext(id, this.vcpu.state.pcid);
     this.syncContext(cpu, id);
   }
 
@@ -108,7 +114,7 @@ class NestedVcpuPaging implements VcpuPaging {
     const vm = this.vm;
     const host = vm.host;
     const port = this.port;
-    const mmu = this.mmuFor(cpu);
+    const mmu = this.activeCpu === cpu && this.active !== null ? this.active : this.mmuFor(cpu);
     const t = out.translation;
     for (let resumed = 0; ; resumed++) {
       const status = mmu.translate(lo, hi, access, who, t);

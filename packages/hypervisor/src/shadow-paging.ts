@@ -387,6 +387,9 @@ class ShadowVcpuPaging implements VcpuPaging {
   private readonly tablePort: GuestTablePort;
   private readonly walker: PageWalker;
   private readonly mmus: (ShadowMmu | undefined)[] = [];
+  /** The MMU of the CPU the vCPU last entered (set at `install`), so an access does not look it up. */
+  private active: ShadowMmu | null = null;
+  private activeCpu: PhysicalCpu | null = null;
   /** The report of an exit a handler surfaced during the current access. */
   private surfaced: ExitReport | null = null;
 
@@ -405,7 +408,10 @@ class ShadowVcpuPaging implements VcpuPaging {
 
   install(cpu: PhysicalCpu, id: number): void {
     const root = this.root;
-    if (root !== null) this.mmuFor(cpu).load(root.root, root.levels);
+    const mmu = this.mmuFor(cpu);
+    this.active = mmu;
+    this.activeCpu = cpu;
+    if (root !== null) mmu.load(root.root, root.levels);
     this.syncContext(cpu, id);
   }
 
@@ -422,7 +428,7 @@ class ShadowVcpuPaging implements VcpuPaging {
     out: GuestAccess,
   ): TranslateStatus {
     const host = this.shadow.vm.host;
-    const mmu = this.mmuFor(cpu);
+    const mmu = this.activeCpu === cpu && this.active !== null ? this.active : this.mmuFor(cpu);
     if (this.root === null) {
       // A root dropped by the hypervisor (`ShadowPaging.reset`) is rebuilt before the guest resumes.
       this.port.kick();
@@ -434,10 +440,7 @@ class ShadowVcpuPaging implements VcpuPaging {
     for (let attempt = 0; ; attempt++) {
       const status = mmu.translate(lo, hi, access, who, t);
       host.stats.countTranslation(t, host.costs);
-      if (status === TranslateStatus.Ok) {
-        if (!t.tlbHit) t.guestPhysical = host.guestPhysicalOf(t.hostPhysical);
-        return status;
-      }
+      if (status === TranslateStatus.Ok) return status;
       // #GP (a non-canonical address) is not intercepted: the guest takes it.
       if (status !== TranslateStatus.PageFault) return status;
       this.surfaced = null;
@@ -645,7 +648,11 @@ class ShadowVcpuPaging implements VcpuPaging {
   private mmuFor(cpu: PhysicalCpu): ShadowMmu {
     let mmu = this.mmus[cpu.index];
     if (mmu === undefined) {
-      mmu = new ShadowMmu(this.shadow.vm.host.memory, this.vcpu.state, cpu.mmuCaches(false));
+      const host = this.shadow.vm.host;
+      // The guest-physical address behind a shadow leaf's host frame, asked once per walk and kept with the TLB entry.
+      mmu = new ShadowMmu(host.memory, this.vcpu.state, cpu.mmuCaches(false), (hpa) =>
+        host.guestPhysicalOf(hpa),
+      );
       this.mmus[cpu.index] = mmu;
     }
     return mmu;

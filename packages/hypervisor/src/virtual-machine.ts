@@ -392,18 +392,14 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     const cpu = this.cpu;
     if (cpu === null) throw new Error(`vCPU ${this.vm.id}.${this.index} is not running`);
     const host = this.vm.host;
-    const hi = linearHi ?? Math.floor(linear / TWO_32);
-    const lo = linear - Math.floor(linear / TWO_32) * TWO_32;
+    const upper = Math.floor(linear / TWO_32);
+    const hi = linearHi ?? upper;
+    const lo = linear - upper * TWO_32;
     const who = privilege ?? privilegeOfCpl(this.state.effectiveCpl);
     out.exit = null;
     out.resolvedExits = 0;
     host.stats.accesses++;
     const status = this.paging.access(cpu, lo, hi, access, who, out);
-    if (status === TranslateStatus.Ok && out.translation.tlbHit) {
-      // A TLB entry keeps no guest-physical address (SDM vol. 3C §29.4.1); the hypervisor's memory map
-      // recovers it, so every platform reports the same outcome (`GuestCpu.access`).
-      out.translation.guestPhysical = host.guestPhysicalOf(out.translation.hostPhysical);
-    }
     if (status === TranslateStatus.PageFault) {
       host.stats.guestPageFaults++;
       // The #PF delivered to the guest loads CR2 with the faulting linear address (SDM vol. 3A §4.7).

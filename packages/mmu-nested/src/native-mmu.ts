@@ -8,6 +8,7 @@ import {
   WalkStatus,
   type WalkTrace,
 } from '@hvsim/cpu-core';
+import { HitWord, type TlbOrganization } from '@hvsim/tlb-tagged';
 import type { MmuStrategy } from './mmu-strategy.js';
 import { TranslateStatus, type Translation } from './translation.js';
 import { type MmuCaches, TranslationCaches } from './translation-caches.js';
@@ -19,9 +20,23 @@ export class NativeMmu implements MmuStrategy {
   /** The TLB and walk cache in front of the walk, or null when every access walks. */
   readonly caches: TranslationCaches | null;
 
-  constructor(memory: PhysicalMemory, state: CpuState, caches?: MmuCaches) {
+  /** Where the physical address the walk reaches is not the guest-physical one (shadow tables): how to recover it; null on bare metal. */
+  private readonly guestOf: ((hostPhysical: number) => number) | null;
+
+  /**
+   * `guestPhysicalOf`: for a walk of tables that map to host-physical memory on a guest's behalf
+   * (shadow paging), the guest-physical address behind a host-physical one, asked once per walk and
+   * kept with the TLB entry, so a hit reports it without asking.
+   */
+  constructor(
+    memory: PhysicalMemory,
+    state: CpuState,
+    caches?: MmuCaches,
+    guestPhysicalOf?: (hostPhysical: number) => number,
+  ) {
     this.walker = new PageWalker(memory, state, { port: identityPort });
     this.caches = caches === undefined ? null : new TranslationCaches(caches);
+    this.guestOf = guestPhysicalOf ?? null;
   }
 
   get trace(): WalkTrace | null {
@@ -41,18 +56,28 @@ export class NativeMmu implements MmuStrategy {
     const guest = out.guest;
     const caches = this.caches;
     out.tlbHit = false;
+    const guestOf = this.guestOf;
     if (caches === null) {
       const status = this.walker.walk(lo, hi, access, privilege, guest);
       out.references = guest.references;
-      return finishOneStage(status, out);
+      finishOneStage(status, out);
+      if (status === WalkStatus.Ok && guestOf !== null) out.guestPhysical = guestOf(out.hostPhysical);
+      return out.status;
     }
     const state = this.walker.state;
     const hit = caches.lookup(lo, hi, access, privilege, state);
-    if (hit >= 0) return tlbHit(out, hit, hit, caches);
+    if (hit >= 0)
+      return tlbHit(
+        out,
+        guestOf === null ? hit : (caches.tlb as TlbOrganization).hitGuestPhysical(hit),
+        hit,
+        caches,
+      );
     const status = caches.walk(this.walker, lo, hi, access, privilege, guest, this.walker.trace);
     out.references = guest.references;
     finishOneStage(status, out);
     if (status === WalkStatus.Ok) {
+      if (guestOf !== null) out.guestPhysical = guestOf(out.hostPhysical);
       caches.fill(
         lo,
         hi,
@@ -63,6 +88,7 @@ export class NativeMmu implements MmuStrategy {
         out.hostPhysical,
         out.pageShift,
         out.perms,
+        out.guestPhysical,
       );
     }
     return out.status;
@@ -76,14 +102,15 @@ export function tlbHit(
   hostPhysical: number,
   caches: TranslationCaches,
 ): TranslateStatus {
-  const tlb = caches.tlb!;
+  // One call for perms, page size and level (`TlbOrganization.hitWord`), not a getter each.
+  const word = (caches.tlb as TlbOrganization).hitWord();
   out.tlbHit = true;
-  out.tlbLevel = tlb.hitLevel ?? 0;
+  out.tlbLevel = word >>> HitWord.LEVEL_AT;
   out.references = 0;
   out.guestPhysical = guestPhysical;
   out.hostPhysical = hostPhysical;
-  out.perms = tlb.hitPerms;
-  out.pageShift = Math.log2(tlb.hitPageSize);
+  out.perms = word & HitWord.PERMS;
+  out.pageShift = (word >>> HitWord.SHIFT_AT) & 0x3f;
   out.status = TranslateStatus.Ok;
   return TranslateStatus.Ok;
 }

@@ -162,9 +162,10 @@ export class NestedMmu implements MmuStrategy {
     const caches = this.caches;
     out.tlbHit = false;
     if (caches !== null) {
-      // A combined mapping keeps no guest-physical address (Intel SDM vol. 3C §29.4.1): NaN after a hit.
+      // A combined mapping keeps no guest-physical address (Intel SDM vol. 3C §29.4.1); the simulator
+      // keeps the one the filling walk found beside the entry, for reports (`hitGuestPhysical`).
       const hit = caches.lookup(lo, hi, access, privilege, this.state);
-      if (hit >= 0) return tlbHit(out, Number.NaN, hit, caches);
+      if (hit >= 0) return tlbHit(out, (caches.tlb as TlbOrganization).hitGuestPhysical(hit), hit, caches);
     }
     this.port.references = 0;
     if (caches !== null) this.port.nestedContext = caches.nestedContext;
@@ -207,6 +208,7 @@ export class NestedMmu implements MmuStrategy {
         hpa,
         out.pageShift,
         out.perms,
+        gpa,
       );
     }
     return out.status;

@@ -39,9 +39,19 @@ export class ShadowMmu implements MmuStrategy {
   // The walk itself is a one-stage walk of the shadow tables under the hardware state.
   private readonly native: NativeMmu;
 
-  constructor(memory: PhysicalMemory, guest: CpuState, caches?: MmuCaches) {
+  /**
+   * `guestPhysicalOf`: the hypervisor's map from a host-physical address to the guest-physical one it
+   * backs, asked after each walk (and kept with the TLB entry); without it the translation's
+   * guest-physical address is NaN.
+   */
+  constructor(
+    memory: PhysicalMemory,
+    guest: CpuState,
+    caches?: MmuCaches,
+    guestPhysicalOf?: (hostPhysical: number) => number,
+  ) {
     this.guest = guest;
-    this.native = new NativeMmu(memory, this.hardware, caches);
+    this.native = new NativeMmu(memory, this.hardware, caches, guestPhysicalOf ?? (() => Number.NaN));
   }
 
   /** The walker of the shadow tables. */
@@ -98,9 +108,7 @@ export class ShadowMmu implements MmuStrategy {
     hardware.rflags = guest.rflags;
     hardware.pkru = guest.pkru;
     // A guest outside long mode has 32-bit linear addresses: the shadow walk indexes them with bits 63:32 clear.
-    const status = this.native.translate(lo, guest.lma ? hi : 0, access, privilege, out);
-    // The shadow maps linear to host-physical: the guest-physical address is the hypervisor's to recover.
-    out.guestPhysical = Number.NaN;
-    return status;
+    // The shadow maps linear to host-physical: the guest-physical address comes from the hypervisor's map.
+    return this.native.translate(lo, guest.lma ? hi : 0, access, privilege, out);
   }
 }

@@ -184,6 +184,7 @@ export class TranslationCaches {
     hostPhysical: number,
     pageShift: number,
     perms: number,
+    guestPhysical: number = hostPhysical,
   ): void {
     if (state.mode === PagingMode.None && !this.twoStage) return;
     const vpn = linearPageNumber(lo, hi, state);
@@ -201,14 +202,16 @@ export class TranslationCaches {
     if (tlb !== null) {
       const shift = Math.min(pageShift, 30);
       const size = 2 ** shift;
+      const base = hostPhysical - (hostPhysical % size);
       tlb.fill(
         this.context,
         vpn,
         access,
         pageSizeFromShift(shift),
-        hostPhysical - (hostPhysical % size),
+        base,
         perms,
         packAttributes(walk.protectionKey, 0),
+        guestPhysical - (hostPhysical - base),
       );
     }
   }

@@ -30,6 +30,9 @@ export const pageSizeOfCode: readonly PageSize[] = [
   PageSize.Size1G,
 ];
 
+/** log2 of each page size, indexed by code. */
+export const shiftOfCode: readonly number[] = [12, 21, 22, 30];
+
 /** Names of the page sizes, indexed by code, as statistics snapshots spell them. */
 export const sizeCodeName: readonly string[] = ['4K', '2M', '4M', '1G'];
 

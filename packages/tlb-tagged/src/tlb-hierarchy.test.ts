@@ -7,7 +7,7 @@ import { Need, Perm } from './perm.js';
 import { noTlb } from './presets.js';
 import { ASID_NONE } from './tag-table.js';
 import { type Inclusion, TlbHierarchy, type TlbHierarchyConfig } from './tlb-hierarchy.js';
-import { TLB_MISS, TLB_PERMISSION_MISS } from './tlb-organization.js';
+import { HitWord, TLB_MISS, TLB_PERMISSION_MISS } from './tlb-organization.js';
 
 const { Read, Write, Execute } = AccessKind;
 const { Size4K, Size2M, Size1G } = PageSize;
@@ -209,5 +209,43 @@ describe('TlbHierarchy', () => {
           fillPolicy: 'first',
         }),
     ).toThrow(/inclusive/);
+  });
+});
+
+describe('TlbHierarchy: the hit word and the guest-physical address kept with an entry', () => {
+  const RWD = Perm.Write | Perm.Dirty;
+
+  it('packs the entry perms, log2 of its page size and the serving level into one number', () => {
+    const h = tiny();
+    const ctx = h.tags.context(1, 0);
+    h.fill(ctx, 0x400, Read, Size2M, 0x4000_0000, RWD);
+    expect(h.lookup(ctx, 0x401, Read, 0)).toBe(0x4000_1000);
+    const word = h.hitWord();
+    expect(word & HitWord.PERMS).toBe(h.hitPerms);
+    expect((word >>> HitWord.SHIFT_AT) & 0x3f).toBe(21);
+    expect(word >>> HitWord.LEVEL_AT).toBe(h.hitLevel);
+  });
+
+  it('a hit on a level beyond the first reports that level', () => {
+    // Filled into the last level only and not promoted: the L2 (position 1 of the data path) serves it.
+    const h = tiny({ promoteOnHit: false, fillPolicy: 'last' });
+    const ctx = h.tags.context(1, 0);
+    h.fill(ctx, 0x400, Read, Size2M, 0x4000_0000, RWD);
+    expect(h.lookup(ctx, 0x400, Read, 0)).toBe(0x4000_0000);
+    expect(h.hitWord() >>> HitWord.LEVEL_AT).toBe(1);
+    expect((h.hitWord() >>> HitWord.SHIFT_AT) & 0x3f).toBe(21);
+  });
+
+  it('returns the guest-physical address of the fill, offset as the host address is, also for a splintered piece', () => {
+    const h = tiny();
+    const ctx = h.tags.context(1, 0);
+    // A 2 MiB page at guest-physical 0x20_0000 backed by host-physical 0x4000_0000.
+    h.fill(ctx, 0x600, Read, Size2M, 0x4000_0000, RWD, 0, 0x20_0000);
+    const host = h.lookup(ctx, 0x6ff, Read, 0) + 0x123;
+    expect(host).toBe(0x400f_f123);
+    expect(h.hitGuestPhysical(host)).toBe(0x2f_f123);
+    // A fill with no guest-physical address reports NaN.
+    h.fill(ctx, 0x10, Read, Size4K, 0x5000_0000, RWD);
+    expect(h.hitGuestPhysical(h.lookup(ctx, 0x10, Read, 0))).toBeNaN();
   });
 });

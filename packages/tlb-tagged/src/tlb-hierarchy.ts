@@ -283,6 +283,21 @@ export class TlbHierarchy implements TlbOrganization {
     return (this.hitFetch ? this.instructionPositions : this.dataPositions)[this.hitIndex];
   }
 
+  /** See `TlbOrganization.hitGuestPhysical`. */
+  hitGuestPhysical(hostPhysical: number): number {
+    return (this.hitFetch ? this.instructionCaches : this.dataCaches)[this.hitIndex].hitGuestPhysical(
+      hostPhysical,
+    );
+  }
+
+  /** See `TlbOrganization.hitWord`. */
+  hitWord(): number {
+    const i = this.hitIndex;
+    const fetch = this.hitFetch;
+    const word = (fetch ? this.instructionCaches : this.dataCaches)[i].hitWord();
+    return word | ((fetch ? this.instructionPositions : this.dataPositions)[i] << 24);
+  }
+
   /** `Perm` bits of the entry the last lookup matched. */
   get hitPerms(): number {
     return this.hitStructure?.hitPerms ?? 0;
@@ -313,6 +328,7 @@ export class TlbHierarchy implements TlbOrganization {
     pageBase: number,
     perms: number,
     attrs = 0,
+    guestBase = Number.NaN,
   ): boolean {
     const code = checkFill(vpn, access, pageSize, pageBase);
     const origKey = Math.floor(vpn / spanOfCode[code]) + code * CODE_UNIT;
@@ -329,7 +345,8 @@ export class TlbHierarchy implements TlbOrganization {
       if (this.fillPolicy === 'last' && i !== path.length - 1) continue;
       const cache = path[i].targetCode(code);
       if (cache === null) continue;
-      if (cache.insert(ctx, vpn, access, code, pageBase, perms, attrs, origKey) < 0) continue;
+      if (cache.insert(ctx, vpn, access, code, pageBase, perms, attrs, origKey, guestBase - pageBase) < 0)
+        continue;
       filled = true;
       if (this.inclusion === 'inclusive' && cache.evicted[1] >= 0) this.backInvalidate(path[i], cache);
     }

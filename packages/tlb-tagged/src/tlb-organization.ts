@@ -36,8 +36,9 @@ export interface TlbOrganization {
    * Caches a translation a walk produced: the access at 4 KiB page `vpn` under `ctx` reaches a page of
    * `pageSize` whose physical base is `pageBase` (aligned to the page size, below 2^52), with `perms`
    * (`Perm` bits: Global stores the entry for every PCID of the context's space) and the MMU's
-   * `attrs` word. Entries a lookup for `vpn` under `ctx` would hit are replaced. Returns whether any
-   * structure stored it.
+   * `attrs` word, and, for the simulator's reports, the guest-physical base `guestBase` the walk found
+   * (NaN: none; never part of a match). Entries a lookup for `vpn` under `ctx` would hit are replaced.
+   * Returns whether any structure stored it.
    */
   fill(
     ctx: number,
@@ -47,6 +48,7 @@ export interface TlbOrganization {
     pageBase: number,
     perms: number,
     attrs?: number,
+    guestBase?: number,
   ): boolean;
 
   /** `Perm` bits of the entry the last lookup matched. */
@@ -60,6 +62,17 @@ export interface TlbOrganization {
    * cost model can charge each level its latency. Optional for organizations of one level.
    */
   readonly hitLevel?: number;
+  /**
+   * The last hit in one number, for an MMU's hit path: the entry's `Perm` bits (bits 7:0), log2 of its
+   * stored page size (bits 21:16) and the level that served it (bits 27:24; see `hitLevel`). Decode
+   * with `HitWord`. Undefined after a miss.
+   */
+  hitWord(): number;
+  /**
+   * The guest-physical address of the last hit, given the host-physical address `lookup` returned
+   * (plus the low bits): from the `guestBase` of the fill, NaN when it gave none.
+   */
+  hitGuestPhysical(hostPhysical: number): number;
 
   /** See `TaggedStore.flushAll`. Returns the number of entries removed. */
   flushAll(): number;
@@ -80,3 +93,13 @@ export interface TlbOrganization {
   /** See `TaggedStore.flushAllNestedRoots`. */
   flushAllNestedRoots(): number;
 }
+
+/** Fields of `TlbOrganization.hitWord`. */
+export const HitWord = {
+  /** `word & PERMS`: the `Perm` bits. */
+  PERMS: 0xff,
+  /** `(word >>> SHIFT_AT) & 0x3f`: log2 of the page size. */
+  SHIFT_AT: 16,
+  /** `word >>> LEVEL_AT`: the level. */
+  LEVEL_AT: 24,
+} as const;

@@ -17,6 +17,7 @@ import {
   pageSizeOfCode,
   SIZE_CODE_COUNT,
   SizeCode,
+  shiftOfCode,
   sizeCode,
   sizeCodeName,
   spanOfCode,
@@ -70,6 +71,12 @@ export class TranslationCache extends TaggedStore implements TlbOrganization {
 
   declare private readonly holdsCode: Uint8Array;
   /**
+   * Per entry, guest-physical minus host-physical base (NaN when the fill gave none): simulator
+   * bookkeeping, so a hit can report the guest-physical address the walk found without a reverse map.
+   * Hardware keeps no such field (Intel SDM vol. 3C §29.4.1); it never takes part in a match.
+   */
+  declare private readonly guestDeltas: Float64Array;
+  /**
    * Way hints of the fast path: the index of the entry that last held a 4 KiB page, by page number &
    * hintMask, validated on use. Structures whose set count is not a power of two get a one-slot table
    * naming the never-valid sentinel entry, so their lookups always take the full path.
@@ -102,6 +109,7 @@ export class TranslationCache extends TaggedStore implements TlbOrganization {
     this.source = config.source ?? '';
     this.splinter = config.splinter ?? true;
     this.holdsCode = new Uint8Array(SIZE_CODE_COUNT);
+    this.guestDeltas = new Float64Array(this.entries + 1).fill(Number.NaN);
     for (const c of codes) this.holdsCode[c] = 1;
     // The fast path takes the set from the page number with a mask: power-of-two set counts only.
     const hinted = this.holdsCode[SizeCode.Size4K] === 1 && this.setMask >= 0;
@@ -210,6 +218,20 @@ export class TranslationCache extends TaggedStore implements TlbOrganization {
     return this.hitEntry < 0 ? PageSize.Size4K : pageSizeOfCode[this.codeOf(this.keys[this.hitEntry])];
   }
 
+  /** See `TlbOrganization.hitGuestPhysical`. */
+  hitGuestPhysical(hostPhysical: number): number {
+    return hostPhysical + this.guestDeltas[this.hitEntry];
+  }
+
+  /** See `TlbOrganization.hitWord` (the level is 0). */
+  hitWord(): number {
+    const e = this.hitEntry;
+    const key = this.keys[e];
+    // A 4 KiB entry's key is its page number (size code 0).
+    const shift = key < CODE_UNIT ? 12 : shiftOfCode[this.codeOf(key)];
+    return (this.perms[e] & PERM_MASK) | (shift << 16);
+  }
+
   /** Attribute word of the entry the last lookup matched. */
   get hitAttrs(): number {
     return this.hitEntry < 0 ? 0 : this.attrs[this.hitEntry];
@@ -229,17 +251,19 @@ export class TranslationCache extends TaggedStore implements TlbOrganization {
     pageBase: number,
     perms: number,
     attrs = 0,
+    guestBase = Number.NaN,
   ): boolean {
     const code = checkFill(vpn, access, pageSize, pageBase);
     const origKey = Math.floor(vpn / spanOfCode[code]) + code * CODE_UNIT;
     this.removeStale(ctx, vpn, origKey, storedContext(ctx, perms), storedPerms(perms), attrs | 0, pageBase);
-    return this.insert(ctx, vpn, access, code, pageBase, perms, attrs, origKey) >= 0;
+    return this.insert(ctx, vpn, access, code, pageBase, perms, attrs, origKey, guestBase - pageBase) >= 0;
   }
 
   /**
    * Stores a page of size code `code` without first removing matching entries (a hierarchy has done
    * so already, or is copying an entry in from an outer level); `origKey` names the page it was cut
-   * from. Returns the entry index, or -1 when this structure cannot hold the size.
+   * from; `guestDelta` is the guest-physical minus host-physical base (NaN: none). Returns the entry
+   * index, or -1 when this structure cannot hold the size.
    */
   insert(
     ctx: number,
@@ -250,6 +274,7 @@ export class TranslationCache extends TaggedStore implements TlbOrganization {
     perms: number,
     attrs: number,
     origKey: number,
+    guestDelta: number,
   ): number {
     const target = this.storedCodeFor(code);
     if (target < 0) return -1;
@@ -271,6 +296,7 @@ export class TranslationCache extends TaggedStore implements TlbOrganization {
       access,
     );
     if (target === SizeCode.Size4K && this.hintMask > 0) this.hint[pn & this.hintMask] = e;
+    if (e >= 0) this.guestDeltas[e] = guestDelta;
     return e;
   }
 
@@ -287,6 +313,7 @@ export class TranslationCache extends TaggedStore implements TlbOrganization {
       from.perms[e] & PERM_MASK,
       from.attrs[e],
       from.origKeys[e],
+      from.guestDeltas[e],
     );
     if (i >= 0) this.stats.other[OtherCounter.Promotions]++;
     return i;
