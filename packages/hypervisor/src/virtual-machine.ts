@@ -68,8 +68,11 @@ export class VirtualMachine implements PagingVm {
   /** This VM's exit handlers (run before the host's), in registration order. */
   readonly exitHandlers: ExitHandler[] = [];
   private readonly hostHandlers: readonly ExitHandler[];
-  /** Backing page base (guest-physical) to host-physical base. */
-  private readonly mapped = new Map<number, number>();
+  /**
+   * Host-physical base + 1 of each backing page (0: not backed), by guest-physical page index: a typed
+   * array, grown to the highest page backed, so the lookup of every walk's table address is an index.
+   */
+  private mapped = new Float64Array(64);
 
   /** `hostHandlers`: the host's exit handlers, run after the VM's (`HostMachine.onExit`). */
   constructor(
@@ -120,9 +123,10 @@ export class VirtualMachine implements PagingVm {
 
   /** The host-physical address guest-physical `gpa` is backed by, or -1 when it is not (yet). */
   hostAddressOf(gpa: number): number {
-    const base = gpa - (gpa % this.backing);
-    const hpa = this.mapped.get(base);
-    return hpa === undefined ? -1 : hpa + (gpa - base);
+    // Guest-physical addresses are below 2^52: the page index is exact in a double.
+    const index = Math.floor(gpa / this.backing);
+    const hpa = index >= 0 && index < this.mapped.length ? this.mapped[index] : 0;
+    return hpa === 0 ? -1 : hpa - 1 + (gpa - index * this.backing);
   }
 
   /** The guest-physical address host-physical `hpa` backs, or NaN when it backs none of this VM's memory. */
@@ -154,7 +158,7 @@ export class VirtualMachine implements PagingVm {
     const base = gpa - (gpa % this.backing);
     const hpa = this.host.allocate(this.backing, this.id);
     this.backend.mapped(base, hpa, this.backing);
-    this.mapped.set(base, hpa);
+    this.setMapped(base / this.backing, hpa + 1);
     for (let o = 0; o < this.backing; o += 0x1000) this.host.setGuestFrame(hpa + o, base + o);
     this.host.stats.pagesPopulated++;
     return hpa + (gpa - base);
@@ -166,11 +170,12 @@ export class VirtualMachine implements PagingVm {
    * invalidate by guest-physical address, or every shadow root dropped).
    */
   unmap(gpa: number): boolean {
+    if (!this.contains(gpa)) return false;
     const base = gpa - (gpa % this.backing);
-    const hpa = this.mapped.get(base);
-    if (hpa === undefined) return false;
+    const hpa = this.hostAddressOf(base);
+    if (hpa < 0) return false;
     this.backend.unmapped(base, this.backing);
-    this.mapped.delete(base);
+    this.mapped[base / this.backing] = 0;
     for (let o = 0; o < this.backing; o += 0x1000) this.host.setGuestFrame(hpa + o, -1);
     this.backend.invalidateBacking();
     this.host.release(hpa, this.backing);
@@ -189,7 +194,7 @@ export class VirtualMachine implements PagingVm {
     }
     this.backend.unmapped(base, this.backing);
     this.backend.mapped(base, fresh, this.backing);
-    this.mapped.set(base, fresh);
+    this.setMapped(base / this.backing, fresh + 1);
     for (let o = 0; o < this.backing; o += 0x1000) {
       this.host.setGuestFrame(oldBase + o, -1);
       this.host.setGuestFrame(fresh + o, base + o);
@@ -197,6 +202,17 @@ export class VirtualMachine implements PagingVm {
     this.backend.invalidateBacking();
     this.host.release(oldBase, this.backing);
     return fresh + (gpa - base);
+  }
+
+  private setMapped(index: number, value: number): void {
+    if (index >= this.mapped.length) {
+      let size = this.mapped.length;
+      while (size <= index) size *= 2;
+      const grown = new Float64Array(size);
+      grown.set(this.mapped);
+      this.mapped = grown;
+    }
+    this.mapped[index] = value;
   }
 
   /** Creates a vCPU (guest state starts in real mode, paging off). */

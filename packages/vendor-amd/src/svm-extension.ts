@@ -100,12 +100,12 @@ export class SvmExtension implements VirtualizationExtension {
     _tables: NestedTables | null,
     flush: EntryFlush,
   ): void {
+    // TLB_CONTROL 00h flushes nothing (APM vol. 2 §15.16.1): the common VMRUN, after every exit.
+    if (flush === EntryFlush.None) return;
     const value =
-      flush === EntryFlush.None
-        ? TlbControl.DoNotFlush
-        : flush === EntryFlush.Guest && this.capabilities.features.FlushByAsid
-          ? TlbControl.FlushGuest
-          : TlbControl.FlushAll;
+      flush === EntryFlush.Guest && this.capabilities.features.FlushByAsid
+        ? TlbControl.FlushGuest
+        : TlbControl.FlushAll;
     applyTlbControl(value, id, caches, this.capabilities);
   }
 
