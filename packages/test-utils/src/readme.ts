@@ -15,7 +15,7 @@ function names(list: string): string[] {
  * The README's first `ts` block against the test that runs it: the code between the test file's
  * `// README example begin` and `// README example end` markers (one indentation level removed) must
  * be the block's body after its import line, the block must import from `packageName` exactly the
- * names the test imports from './index.js', and each of them must be exported by `api`. Returns a
+ * names the test imports from the package's index module, and each of them must be exported by `api`. Returns a
  * list of problems (empty when the README is right), for `expect(...).toEqual([])`.
  */
 export function readmeProblems(testFileUrl: string, packageName: string, api: object): string[] {
@@ -39,7 +39,7 @@ export function readmeProblems(testFileUrl: string, packageName: string, api: ob
   for (const name of names(imports[1])) if (!exported.has(name)) problems.push(`${name} is not exported`);
   const own = /\nimport \{([^}]*)\} from '\.\/index\.js';/.exec(source);
   if (own === null || names(own[1]).join() !== names(imports[1]).join())
-    problems.push("the README imports other names than the test imports from './index.js'");
+    problems.push("the README imports other names than the test imports from the package's index module");
   if (block.slice(imports[0].length) !== region)
     problems.push('the README code differs from the code between the test markers');
   return problems;
