@@ -10,6 +10,7 @@ import type { GuestAccess } from '@hvsim/platform';
 import { tagTableOf } from '@hvsim/tlb-tagged';
 import { ExitAction } from './exits.js';
 import { type BackingPageSize, EntryFlush, type NestedTables } from './extension.js';
+import { MmusByCpu } from './mmus-by-cpu.js';
 import {
   type ControlsBefore,
   type ExitPort,
@@ -76,10 +77,7 @@ class NestedVcpuPaging implements VcpuPaging {
   private readonly stage: NestedStage;
   /** Each vCPU owns its ids: under nested paging an ASID tags a guest-physical address space (APM vol. 2 §15.25.1). */
   private readonly ids: IdOwner = new Map();
-  private readonly mmus: (NestedMmu | undefined)[] = [];
-  /** The MMU of the CPU the vCPU last entered (set at `install`), so an access does not look it up. */
-  private active: NestedMmu | null = null;
-  private activeCpu: PhysicalCpu | null = null;
+  private readonly mmus: MmusByCpu<NestedMmu>;
   private readonly pdpteLoad = new Translation();
 
   constructor(vm: PagingVm, tables: NestedTables, vcpu: PagingVcpu, port: ExitPort) {
@@ -88,6 +86,9 @@ class NestedVcpuPaging implements VcpuPaging {
     this.vcpu = vcpu;
     this.port = port;
     this.stage = vm.host.extension.createStage(vm.host.memory, tables);
+    this.mmus = new MmusByCpu(
+      (cpu) => new NestedMmu(vm.host.memory, vcpu.state, this.stage, cpu.mmuCaches(true)),
+    );
   }
 
   idOwner(): IdOwner {
@@ -95,9 +96,7 @@ class NestedVcpuPaging implements VcpuPaging {
   }
 
   install(cpu: PhysicalCpu, id: number): void {
-    const mmu = this.mmuFor(cpu);
-    this.active = mmu;
-    this.activeCpu = cpu;
+    const mmu = this.mmus.activate(cpu);
     mmu.caches?.setContext(id, this.vcpu.state.pcid);
     this.syncContext(cpu, id);
   }
@@ -114,7 +113,7 @@ class NestedVcpuPaging implements VcpuPaging {
     const vm = this.vm;
     const host = vm.host;
     const port = this.port;
-    const mmu = this.activeCpu === cpu && this.active !== null ? this.active : this.mmuFor(cpu);
+    const mmu = this.mmus.current(cpu);
     const t = out.translation;
     for (let resumed = 0; ; resumed++) {
       const status = mmu.translate(lo, hi, access, who, t);
@@ -162,7 +161,7 @@ class NestedVcpuPaging implements VcpuPaging {
     const cpu = this.vcpu.cpu;
     if (cpu === null) return TranslateStatus.Ok;
     const state = this.vcpu.state;
-    const caches = this.mmuFor(cpu).caches;
+    const caches = this.mmus.of(cpu).caches;
     if (caches !== null && !(noFlush && state.pcide)) {
       const asid = this.currentAsid(cpu);
       caches.tlb?.flushPcid(asid, state.pcid, false);
@@ -187,7 +186,7 @@ class NestedVcpuPaging implements VcpuPaging {
     if (this.loadGuestPdptes() !== TranslateStatus.Ok) return TranslateStatus.GeneralProtection;
     const cpu = vcpu.cpu;
     if (cpu === null) return TranslateStatus.Ok;
-    const caches = this.mmuFor(cpu).caches;
+    const caches = this.mmus.of(cpu).caches;
     if (caches !== null) {
       const asid = this.currentAsid(cpu);
       caches.tlb?.flushAddressSpace(asid);
@@ -205,7 +204,7 @@ class NestedVcpuPaging implements VcpuPaging {
   invlpg(linear: number, linearHi: number | undefined): void {
     const cpu = this.vcpu.cpu;
     if (cpu === null) return;
-    const caches = this.mmuFor(cpu).caches;
+    const caches = this.mmus.of(cpu).caches;
     if (caches === null) return;
     const state = this.vcpu.state;
     const asid = this.currentAsid(cpu);
@@ -229,7 +228,7 @@ class NestedVcpuPaging implements VcpuPaging {
     const vcpu = this.vcpu;
     if (vcpu.state.mode !== PagingMode.Pae) return TranslateStatus.Ok;
     const vm = this.vm;
-    const mmu = this.mmuFor(vcpu.cpu ?? vm.host.cpus[0]);
+    const mmu = this.mmus.of(vcpu.cpu ?? vm.host.cpus[0]);
     const t = this.pdpteLoad;
     for (let resumed = 0; resumed <= MAX_RESUMES; resumed++) {
       const status = mmu.loadGuestPdptes(t);
@@ -255,25 +254,16 @@ class NestedVcpuPaging implements VcpuPaging {
 
   /** The ASID/VPID the current translations are tagged with on `cpu` (0 for Intel without VPIDs). */
   private currentAsid(cpu: PhysicalCpu): number {
-    const caches = this.mmuFor(cpu).caches;
+    const caches = this.mmus.of(cpu).caches;
     const tags = caches === null ? null : tagTableOf(caches);
     return caches === null || tags === null ? this.port.currentId() : tags.asidOf(caches.context);
   }
 
   private syncContext(cpu: PhysicalCpu, id: number): void {
-    const caches = this.mmuFor(cpu).caches;
+    const caches = this.mmus.of(cpu).caches;
     if (caches === null) return;
     const ext = this.vm.host.extension;
     caches.context = ext.guestContext(cpu.caches, id, this.vcpu.state.pcid, this.tables);
     caches.nestedContext = ext.nestedContext(cpu.caches, id, this.tables);
-  }
-
-  private mmuFor(cpu: PhysicalCpu): NestedMmu {
-    let mmu = this.mmus[cpu.index];
-    if (mmu === undefined) {
-      mmu = new NestedMmu(this.vm.host.memory, this.vcpu.state, this.stage, cpu.mmuCaches(true));
-      this.mmus[cpu.index] = mmu;
-    }
-    return mmu;
   }
 }

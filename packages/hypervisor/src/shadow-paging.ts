@@ -23,6 +23,7 @@ import type { ExitReport, GuestAccess } from '@hvsim/platform';
 import { tagTableOf } from '@hvsim/tlb-tagged';
 import { ExitAction, ExitKind } from './exits.js';
 import { EntryFlush } from './extension.js';
+import { MmusByCpu } from './mmus-by-cpu.js';
 import {
   type ControlsBefore,
   type ExitPort,
@@ -386,10 +387,7 @@ class ShadowVcpuPaging implements VcpuPaging {
   private readonly port: ExitPort;
   private readonly tablePort: GuestTablePort;
   private readonly walker: PageWalker;
-  private readonly mmus: (ShadowMmu | undefined)[] = [];
-  /** The MMU of the CPU the vCPU last entered (set at `install`), so an access does not look it up. */
-  private active: ShadowMmu | null = null;
-  private activeCpu: PhysicalCpu | null = null;
+  private readonly mmus: MmusByCpu<ShadowMmu>;
   /** The report of an exit a handler surfaced during the current access. */
   private surfaced: ExitReport | null = null;
 
@@ -399,6 +397,12 @@ class ShadowVcpuPaging implements VcpuPaging {
     this.port = port;
     this.tablePort = new GuestTablePort(shadow);
     this.walker = new PageWalker(shadow.vm.host.memory, vcpu.state, { port: this.tablePort });
+    const host = shadow.vm.host;
+    // The guest-physical address behind a shadow leaf's host frame, asked once per walk and kept with the TLB entry.
+    this.mmus = new MmusByCpu(
+      (cpu) =>
+        new ShadowMmu(host.memory, vcpu.state, cpu.mmuCaches(false), (hpa) => host.guestPhysicalOf(hpa)),
+    );
   }
 
   idOwner(): IdOwner {
@@ -408,9 +412,7 @@ class ShadowVcpuPaging implements VcpuPaging {
 
   install(cpu: PhysicalCpu, id: number): void {
     const root = this.root;
-    const mmu = this.mmuFor(cpu);
-    this.active = mmu;
-    this.activeCpu = cpu;
+    const mmu = this.mmus.activate(cpu);
     if (root !== null) mmu.load(root.root, root.levels);
     this.syncContext(cpu, id);
   }
@@ -428,7 +430,7 @@ class ShadowVcpuPaging implements VcpuPaging {
     out: GuestAccess,
   ): TranslateStatus {
     const host = this.shadow.vm.host;
-    const mmu = this.activeCpu === cpu && this.active !== null ? this.active : this.mmuFor(cpu);
+    const mmu = this.mmus.current(cpu);
     if (this.root === null) {
       // A root dropped by the hypervisor (`ShadowPaging.reset`) is rebuilt before the guest resumes.
       this.port.kick();
@@ -520,7 +522,7 @@ class ShadowVcpuPaging implements VcpuPaging {
     const cpu = this.vcpu.cpu;
     if (cpu === null) return EntryFlush.None;
     const flush = this.port.switchIds(root.ids);
-    this.mmuFor(cpu).load(root.root, root.levels);
+    this.mmus.of(cpu).load(root.root, root.levels);
     this.syncContext(cpu, this.port.currentId());
     return flush;
   }
@@ -641,21 +643,8 @@ class ShadowVcpuPaging implements VcpuPaging {
    * hardware CR3 is the shadow root's), and under VMX no EP4TA (EPT is off, SDM vol. 3C §29.4.1).
    */
   private syncContext(cpu: PhysicalCpu, id: number): void {
-    const caches = this.mmuFor(cpu).caches;
+    const caches = this.mmus.of(cpu).caches;
     if (caches !== null) caches.context = this.shadow.vm.host.extension.guestContext(cpu.caches, id, 0, null);
-  }
-
-  private mmuFor(cpu: PhysicalCpu): ShadowMmu {
-    let mmu = this.mmus[cpu.index];
-    if (mmu === undefined) {
-      const host = this.shadow.vm.host;
-      // The guest-physical address behind a shadow leaf's host frame, asked once per walk and kept with the TLB entry.
-      mmu = new ShadowMmu(host.memory, this.vcpu.state, cpu.mmuCaches(false), (hpa) =>
-        host.guestPhysicalOf(hpa),
-      );
-      this.mmus[cpu.index] = mmu;
-    }
-    return mmu;
   }
 }
 
