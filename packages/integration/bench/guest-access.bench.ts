@@ -6,43 +6,29 @@
  * cost per access once the exits are behind; the exits themselves are counted, not timed (see the
  * hypervisor README).
  */
-import { AccessKind, Cr0, Cr4, Efer, FrameAllocator, PageTableBuilder, PagingMode } from '@hvsim/cpu-core';
-import { HostMachine, type VirtualizationExtension } from '@hvsim/hypervisor';
-import { GuestAccess, type GuestCpu, NativeMachine } from '@hvsim/platform';
+import { AccessKind, Efer } from '@hvsim/cpu-core';
+import type { VirtualizationExtension } from '@hvsim/hypervisor';
+import { type GuestCpu, NativeMachine } from '@hvsim/platform';
 import { compareToBaseline } from '@hvsim/test-utils';
 import { SvmExtension } from '@hvsim/vendor-amd';
 import { VmxExtension } from '@hvsim/vendor-intel';
+import { hostedVcpu, longModeGuest } from './long-mode-guest.js';
 
 const PAGES = 1024;
-const BASE = 0x10_0000_0000;
 
+/** Writes to 1024 pages 17 pages apart (the first call backs every page, sets every dirty bit, fills every shadow entry). */
 function guest(cpu: GuestCpu): () => void {
-  const memory = {
-    readWord: (a: number) => cpu.readPhysical(a),
-    writeWord: (a: number, v: number) => cpu.writePhysical(a, v),
-  };
-  const frames = new FrameAllocator(0x10_0000, 0x80_0000);
-  const tables = new PageTableBuilder(memory, PagingMode.Level4, () => frames.allocate());
-  for (let i = 0; i < PAGES; i++) tables.map(BASE + i * 0x1000 * 17, 0x100_0000 + i * 0x1000);
-  cpu.setControlRegisters({
-    cr0: Cr0.PE | Cr0.PG,
-    cr3: tables.root,
-    cr4: Cr4.PAE,
+  return longModeGuest(cpu, {
+    pages: PAGES,
+    stride: 17,
+    base: 0x10_0000_0000,
+    access: AccessKind.Write,
     efer: Efer.LME | Efer.NXE,
-  });
-  const out = new GuestAccess();
-  const run = () => {
-    for (let i = 0; i < PAGES; i++) cpu.access(BASE + i * 0x1000 * 17, AccessKind.Write, out);
-  };
-  run(); // fill: back every page, set every dirty bit, fill every shadow entry
-  return run;
+  }).run;
 }
 
 function hosted(extension: VirtualizationExtension, paging: 'nested' | 'shadow'): () => void {
-  const host = new HostMachine({ extension });
-  const vcpu = host.createVm({ memorySize: 0x200_0000, paging }).createVcpu();
-  vcpu.run(host.cpus[0]);
-  return guest(vcpu);
+  return guest(hostedVcpu(extension, paging));
 }
 
 await compareToBaseline(

@@ -6,42 +6,35 @@
  *
  * Run: pnpm --filter @hvsim/integration bench
  */
-import { AccessKind, Cr0, Cr4, Efer, FrameAllocator, PageTableBuilder, PagingMode } from '@hvsim/cpu-core';
-import { HostMachine, type VirtualizationExtension } from '@hvsim/hypervisor';
-import { GuestAccess, type GuestCpu, NativeMachine } from '@hvsim/platform';
+import { AccessKind } from '@hvsim/cpu-core';
+import type { VirtualizationExtension } from '@hvsim/hypervisor';
+import { type GuestCpu, NativeMachine } from '@hvsim/platform';
 import { compareToBaseline } from '@hvsim/test-utils';
 import { skylakeTlb, TagTable, TlbHierarchy } from '@hvsim/tlb-tagged';
 import { SvmExtension } from '@hvsim/vendor-amd';
 import { VmxExtension } from '@hvsim/vendor-intel';
+import { hostedVcpu, longModeGuest } from './long-mode-guest.js';
 
 const PAGES = 32;
 const BASE = 0x10_0000_0000;
 const caches = { tlb: skylakeTlb.config };
 
+/** Reads 32 consecutive pages; after the fill and one more pass every access is an L1 TLB hit. */
 function guest(cpu: GuestCpu): () => void {
-  const memory = {
-    readWord: (a: number) => cpu.readPhysical(a),
-    writeWord: (a: number, v: number) => cpu.writePhysical(a, v),
-  };
-  const frames = new FrameAllocator(0x10_0000, 0x80_0000);
-  const tables = new PageTableBuilder(memory, PagingMode.Level4, () => frames.allocate());
-  for (let i = 0; i < PAGES; i++) tables.map(BASE + i * 0x1000, 0x100_0000 + i * 0x1000);
-  cpu.setControlRegisters({ cr0: Cr0.PE | Cr0.PG, cr3: tables.root, cr4: Cr4.PAE, efer: Efer.LME });
-  const out = new GuestAccess();
-  const run = () => {
-    for (let i = 0; i < PAGES; i++) cpu.access(BASE + i * 0x1000 + 8, AccessKind.Read, out);
-  };
-  run(); // fill: back every page, fill every shadow entry and TLB entry
+  const { run, out } = longModeGuest(cpu, {
+    pages: PAGES,
+    stride: 1,
+    base: BASE,
+    access: AccessKind.Read,
+    offset: 8,
+  });
   run();
   if (!out.translation.tlbHit || out.translation.tlbLevel !== 0) throw new Error('expected an L1 TLB hit');
   return run;
 }
 
 function hosted(extension: VirtualizationExtension, paging: 'nested' | 'shadow'): () => void {
-  const host = new HostMachine({ extension, caches });
-  const vcpu = host.createVm({ memorySize: 0x200_0000, paging }).createVcpu();
-  vcpu.run(host.cpus[0]);
-  return guest(vcpu);
+  return guest(hostedVcpu(extension, paging, caches));
 }
 
 function lookupAlone(): () => void {
