@@ -41,6 +41,11 @@ const readmes: Array<{ file: string; prints: string; block?: number }> = [
     block: 1,
     prints: 'read 0 at 0x80000123 in 4 references; write 1 with error code 7',
   },
+  {
+    file: 'packages/scenario/README.md',
+    block: 1,
+    prints: '0xabcd234 after 4 references, then a TLB hit: true',
+  },
 ];
 
 describe('README examples run and print what they promise', () => {

@@ -1,7 +1,8 @@
 /**
  * @hvsim/scenario: the translation-scenario formats of spec/scenario.md (`hvsim.scenario/1`,
  * `hvsim.result/1`), the contract with reference emulators. Reads and validates scenarios, runs
- * them (one-stage on cpu-core; nested through a `NestedRunner`), writes, reads and compares results.
+ * them on one `ScenarioMachine` (one-stage on cpu-core, nested on AMD NPT or Intel EPT), writes, reads
+ * and compares results.
  * Runs anywhere JavaScript runs: reading the bundled examples and files from disk is in the Node-only
  * entry point `@hvsim/scenario/node`.
  */
@@ -12,19 +13,18 @@ export { compareResults, formatDifference, type ResultDifference } from './compa
 export { DocumentError, type DocumentIssue, formatPath } from './document-error.js';
 /** JSON text to a value, with line and column on a syntax error. */
 export { parseJsonText } from './json-text.js';
-/** Reading and validating `hvsim.scenario/1` documents, with the spec's defaults. */
-/** The nested runner: AMD NPT and Intel EPT scenarios on @hvsim/mmu-nested. */
-export { type NestedStageCache, nestedRunner, nestedStageOf, resultOf } from './nested-runner.js';
 /** Reading, validating and writing `hvsim.result/1` documents. */
 export { parseResult, readResult, serializeResult } from './result-format.js';
-/** Running a scenario, and the seam through which nested scenarios are run. */
+/** Running a scenario. */
+export { type RunOptions, runScenario } from './run-scenario.js';
+/** A scenario's memory, CPU state and MMU, assembled once: what `runScenario` and walk-view run on. */
 export {
-  type NestedAccessRunner,
-  type NestedRunner,
-  type NestedSetup,
-  type RunOptions,
-  runScenario,
-} from './run-scenario.js';
+  resultOf,
+  SCENARIO_GUEST_TAG,
+  ScenarioMachine,
+  type ScenarioMachineCaches,
+} from './scenario-machine.js';
+/** Reading and validating `hvsim.scenario/1` documents, with the spec's defaults. */
 export { parseScenario, readScenario, SCENARIO_DEFAULTS } from './scenario-reader.js';
 /** The parsed documents. */
 export {

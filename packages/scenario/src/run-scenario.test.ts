@@ -1,10 +1,11 @@
-import { CpuState, PagingMode, PhysicalMemory, Stage, type WalkTrace } from '@hvsim/cpu-core';
+import { PagingMode, PhysicalMemory, Stage, WalkTrace } from '@hvsim/cpu-core';
+import { TlbHierarchy, zenTlb } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
 import { listBundledScenarios, loadBundledExpectedResult, loadBundledScenario } from './bundled-scenarios.js';
 import { compareResults, formatDifference } from './compare-results.js';
-import { type NestedRunner, type NestedSetup, runScenario } from './run-scenario.js';
+import { runScenario } from './run-scenario.js';
+import { ScenarioMachine } from './scenario-machine.js';
 import { readScenario } from './scenario-reader.js';
-import type { AccessResult, ScenarioAccess } from './types.js';
 
 /*
  * Expected values here come from the Intel SDM rules, worked out by hand: the bundled examples'
@@ -137,39 +138,47 @@ describe('runScenario with a second stage', () => {
     expect(result.memory.map((run) => run.qwords[0])).toEqual([0x1001027n, 0x1002027n]);
   });
 
-  it('starts the runner once with loaded memory and guest state, then runs each access with the cpl set', () => {
-    const seen: string[] = [];
-    let setup: NestedSetup | undefined;
-    const runner: NestedRunner = {
-      start(s) {
-        setup = s;
-        seen.push(`start mode=${s.state.mode} entry=0x${s.memory.readWord(0x4000).toString(16)}`);
-        return (access: ScenarioAccess, index: number, trace: WalkTrace | null): AccessResult => {
-          seen.push(
-            `${index} ${access.access} cpl=${s.state.cpl} trace=${trace !== null && trace.count === 0}`,
-          );
-          trace?.push(Stage.Nested, 4, 0x9000, 0x1007, 0);
-          s.memory.writeWord(0x4000, 0x5027);
-          return { outcome: 'nested-page-fault', exitInfo1: 0x1_0000_0007n, exitInfo2: 0x5010n };
-        };
-      },
-    };
-    const result = runScenario(nestedScenario(), { nested: runner, explain: true });
-    expect(seen).toEqual([
-      `start mode=${PagingMode.Level4} entry=0x5007`,
-      '0 read cpl=3 trace=true',
-      '1 execute cpl=0 trace=true',
-    ]);
-    expect(setup?.memory).toBeInstanceOf(PhysicalMemory);
-    expect(setup?.state).toBeInstanceOf(CpuState);
-    expect(setup?.scenario.nested).toEqual({ enabled: true, root: 0x9000n });
-    expect(result.results[1]).toEqual({
-      outcome: 'nested-page-fault',
-      exitInfo1: 0x1_0000_0007n,
-      exitInfo2: 0x5010n,
-      walk: [{ stage: 'nested', level: 4, address: 0x9000n, entry: 0x1007n }],
+  it('runs a nested scenario on one machine: memory loaded once, each access at its cpl', () => {
+    // nCR3 0x9000 holds nothing: the first nested walk (of gCR3 0x1000) reads the nested PML4E at
+    // 0x9000, finds it not present, and exits with a nested page fault on a guest table read: a user
+    // (US, bit 2) write (W, bit 1: guest table accesses are writes at the nested level, APM vol. 2
+    // §15.25.5) with bit 33 set (a guest page-table access), EXITINFO2 = 0x1000.
+    const machine = new ScenarioMachine(nestedScenario());
+    expect(machine.state.mode).toBe(PagingMode.Level4);
+    expect(machine.memory).toBeInstanceOf(PhysicalMemory);
+    expect(machine.memory.readWord(0x4000)).toBe(0x5007);
+    const trace = new WalkTrace();
+    const entry = machine.run({ address: 0x20n, access: 'execute', cpl: 0 }, trace);
+    expect(machine.state.cpl).toBe(0);
+    expect(entry).toEqual({ outcome: 'nested-page-fault', exitInfo1: 0x2_0000_0006n, exitInfo2: 0x1000n });
+    expect(trace.count).toBe(1);
+    expect([trace.stage[0], trace.level[0], trace.address[0]]).toEqual([Stage.Nested, 4, 0x9000]);
+    machine.run({ address: 0x20n, access: 'read', cpl: 3 });
+    expect(machine.state.cpl).toBe(3);
+  });
+});
+
+describe('ScenarioMachine with caches', () => {
+  it('serves a second access to a page from the TLB, without reading memory', () => {
+    // A TLB caches translations (SDM vol. 3A §4.10.2): a second access to the page makes no
+    // paging-structure reference; the first walks the four levels.
+    const machine = new ScenarioMachine(fourLevel([]), { tlb: new TlbHierarchy(zenTlb.config) });
+    const trace = new WalkTrace();
+    expect(machine.run({ address: 0x10n, access: 'read', cpl: 3 }, trace)).toEqual({
+      outcome: 'ok',
+      guestPhysical: 0x5010n,
+      hostPhysical: 0x5010n,
     });
-    // What the runner wrote is the final memory.
-    expect(result.memory[3].qwords[0]).toBe(0x5027n);
+    expect(trace.count).toBe(4);
+    trace.clear();
+    expect(machine.run({ address: 0x18n, access: 'read', cpl: 3 }, trace)).toEqual({
+      outcome: 'ok',
+      guestPhysical: 0x5018n,
+      hostPhysical: 0x5018n,
+    });
+    expect(trace.count).toBe(0);
+    expect(machine.translation.tlbHit).toBe(true);
+    // The first walk set the accessed bits; memoryRuns reads them back.
+    expect(machine.memoryRuns().map((run) => run.qwords[0])).toEqual([0x2027n, 0x3027n, 0x4027n, 0x5027n]);
   });
 });

@@ -1,35 +1,7 @@
-import {
-  AccessKind,
-  CpuState,
-  linearFromBigInt,
-  linearToBigInt,
-  loadPdptes,
-  PagingMode,
-  PhysicalMemory,
-  privilegeOfCpl,
-  RefFlag,
-  Stage,
-  WalkStatus,
-  WalkTrace,
-} from '@hvsim/cpu-core';
-import {
-  type MmuCaches,
-  NativeMmu,
-  NestedAccess,
-  NestedMmu,
-  TranslateStatus,
-  Translation,
-} from '@hvsim/mmu-nested';
-import {
-  type AccessName,
-  type AccessResult,
-  type MemoryRun,
-  nestedStageOf,
-  resultOf,
-  runScenario,
-  type Scenario,
-} from '@hvsim/scenario';
-import { ASID_NONE, TlbHierarchy } from '@hvsim/tlb-tagged';
+import { CpuState, linearToBigInt, PagingMode, RefFlag, Stage, WalkTrace } from '@hvsim/cpu-core';
+import { NestedAccess, TranslateStatus, type Translation } from '@hvsim/mmu-nested';
+import { type AccessName, type AccessResult, type Scenario, ScenarioMachine } from '@hvsim/scenario';
+import { TlbHierarchy } from '@hvsim/tlb-tagged';
 import { decodeEptp } from '@hvsim/vendor-intel';
 import { type DecodedValue, hex } from './decoded.js';
 import { decodeEptEntry, eptLevelName } from './ept-entry.js';
@@ -154,12 +126,6 @@ export interface WalkShape {
 /** Where decoded entries go, keyed, so a document holds each distinct decoding once. */
 export type DecodedTable = Map<string, DecodedValue>;
 
-const ACCESS_KIND: Readonly<Record<AccessName, AccessKind>> = {
-  read: AccessKind.Read,
-  write: AccessKind.Write,
-  execute: AccessKind.Execute,
-};
-
 const MODE_FORMAT: Readonly<Record<number, X86EntryFormat | null>> = {
   [PagingMode.None]: null,
   [PagingMode.Legacy32]: 'legacy32',
@@ -230,15 +196,6 @@ export function levelLabel(shape: WalkShape, stage: 'guest' | 'nested', level: n
   return `nested ${x86LevelName((shape.nestedFormat ?? 'long') as X86EntryFormat, level)}`;
 }
 
-function loadRuns(memory: PhysicalMemory, runs: readonly MemoryRun[]): void {
-  for (const run of runs) {
-    const base = Number(run.address);
-    run.qwords.forEach((word, i) => {
-      memory.writeEntry(base + 8 * i, Number(word & 0xffff_ffffn), Number(word >> 32n));
-    });
-  }
-}
-
 /** The guest-physical address of the guest entry at `level` for `linear`, given the table it is in. */
 function entryAddress(format: X86EntryFormat, level: number, table: number, linear: bigint): bigint {
   if (format === 'legacy32') {
@@ -272,75 +229,37 @@ export function explainAccess(
     );
   }
   const shape = walkShapeOf(scenario);
-  const before =
-    index === 0
-      ? scenario.memory
-      : runScenario({ ...scenario, accesses: scenario.accesses.slice(0, index) }).memory;
-  const memory = new PhysicalMemory({ maxPhysicalAddressBits: scenario.cpu.maxPhysicalAddressBits });
-  loadRuns(memory, before);
-  const state = new CpuState();
-  state.setControlRegisters(scenario.guest);
-  state.cpl = access.cpl;
-
   const nested = scenario.nested.enabled;
+  // The accesses before this one run as the scenario runs them (uncached), for their accessed and dirty bits.
+  const earlier = new ScenarioMachine(scenario);
+  for (let i = 0; i < index; i++) earlier.run(scenario.accesses[i]);
   const hierarchy = new TlbHierarchy(tlbConfigFor(scenario.vendor));
-  const tags = hierarchy.tags;
-  // ASID (AMD) or VPID (Intel) 1 for the guest; 0, the host's, without a second stage.
-  const asid = nested ? 1 : 0;
-  const eptRoot =
-    nested && scenario.vendor === 'intel'
-      ? Number(scenario.nested.root & ~0xfffn & 0xf_ffff_ffff_ffffn)
-      : undefined;
-  const nestedContext =
-    eptRoot === undefined ? tags.nestedContext(asid) : tags.nestedContext(ASID_NONE, eptRoot);
-  const mmuCaches: MmuCaches = {
-    tlb: hierarchy,
-    ...(caches.guestWalkCache && hierarchy.walkCache !== null ? { walkCache: hierarchy.walkCache } : {}),
-    ...(nested && caches.nestedTlb && hierarchy.nestedTlb !== null ? { nestedTlb: hierarchy.nestedTlb } : {}),
-  };
-  const out = new Translation();
+  const machine = new ScenarioMachine(
+    { ...scenario, memory: earlier.memoryRuns() },
+    {
+      tlb: hierarchy,
+      ...(caches.guestWalkCache && hierarchy.walkCache !== null ? { walkCache: hierarchy.walkCache } : {}),
+      ...(nested && caches.nestedTlb && hierarchy.nestedTlb !== null
+        ? { nestedTlb: hierarchy.nestedTlb }
+        : {}),
+      ...(nested && caches.nestedWalkCache && hierarchy.nestedWalkCache !== null
+        ? { nestedWalkCache: hierarchy.nestedWalkCache }
+        : {}),
+    },
+  );
+  const startFailure = machine.startFailure;
+  const out = machine.translation;
   const trace = new WalkTrace();
-  let mmu: NativeMmu | NestedMmu;
-  let startFailure: AccessResult | null = null;
-  if (scenario.nested.enabled) {
-    const stage = nestedStageOf(
-      scenario,
-      { memory },
-      caches.nestedWalkCache && hierarchy.nestedWalkCache !== null
-        ? { walkCache: hierarchy.nestedWalkCache, nestedContext }
-        : {},
-    );
-    const nestedMmu = new NestedMmu(memory, state, stage, mmuCaches);
-    nestedMmu.caches!.setContext(asid, state.pcid, eptRoot);
-    // Intel tags guest-physical mappings by the EPT root alone (SDM vol. 3C §28.4.1).
-    nestedMmu.caches!.nestedContext = nestedContext;
-    if (nestedMmu.loadGuestPdptes(out) !== TranslateStatus.Ok) startFailure = resultOf(out);
-    mmu = nestedMmu;
-  } else {
-    mmu = new NativeMmu(memory, state, mmuCaches);
-    mmu.caches!.setContext(asid, state.pcid);
-    if (state.mode === PagingMode.Pae && loadPdptes(memory, state) === WalkStatus.GeneralProtection) {
-      // The MOV to CR3 that loaded them would have raised #GP(0) (SDM vol. 3A §4.4.1; spec/scenario.md).
-      startFailure = { outcome: 'general-protection', errorCode: 0n };
-    }
-  }
-
-  const { lo, hi } = linearFromBigInt(access.address);
-  const kind = ACCESS_KIND[access.access];
-  const privilege = privilegeOfCpl(state.effectiveCpl);
   let result: AccessResult;
   if (startFailure !== null) {
     result = startFailure;
   } else {
     if (caches.guestWalkCache || (nested && (caches.nestedTlb || caches.nestedWalkCache))) {
-      mmu.translate(lo, hi, kind, privilege, new Translation());
+      machine.run(access);
       // The TLB entry is gone (evicted, say), the walk caches keep what the first walk left.
       for (const structure of hierarchy.structures) structure.flushAll();
     }
-    mmu.trace = trace;
-    mmu.translate(lo, hi, kind, privilege, out);
-    mmu.trace = null;
-    result = resultOf(out);
+    result = machine.run(access, trace);
   }
 
   // The guest walk finished when the access completed or faulted on its final address.
