@@ -1,11 +1,10 @@
+import { TWO_32 } from './linear-address.js';
 import { isPagedRealMode, PagingMode, pagingModeOf } from './paging-mode.js';
 import { Cr0, Cr4, Efer, Rflags } from './registers.js';
 
 /** The six segment registers that real mode and virtual-8086 mode address through. */
 export const Segment = { ES: 0, CS: 1, SS: 2, DS: 3, FS: 4, GS: 5 } as const;
 export type Segment = (typeof Segment)[keyof typeof Segment];
-
-const TWO_32 = 4294967296;
 
 /** The registers a CPU state is built from; each 64-bit register is a number (at most 52 significant bits) or a BigInt. */
 export interface ControlRegisters {

@@ -1,5 +1,6 @@
-import { linearFromBigInt } from './linear-address.js';
+import { linearFromBigInt, TWO_32 } from './linear-address.js';
 import { PagingMode } from './paging-mode.js';
+
 /**
  * What the builder needs of a memory: 32-bit words at 4-byte-aligned addresses. `PhysicalMemory` is
  * one; a hypervisor's view of a guest's physical memory (written through the nested mapping) is another.
@@ -8,8 +9,6 @@ export interface WordMemory {
   readWord(address: number): number;
   writeWord(address: number, value: number): void;
 }
-
-const TWO_32 = 4294967296;
 
 /** Page-table entry flag bits common to all x86 formats (Intel SDM vol. 3A Tables 4-4 to 4-20). */
 export const PteFlag = {
@@ -24,7 +23,11 @@ export const PteFlag = {
   G: 1 << 8,
 } as const;
 
-/** Page sizes in bytes. */
+/**
+ * Page sizes a translation can have, in bytes (Intel SDM vol. 3A §4.3, §4.4, §4.5; AMD APM vol. 2
+ * §5.2-5.4): 4 KiB everywhere, 2 MiB with PAE and 4/5-level paging, 4 MiB with 32-bit paging and
+ * CR4.PSE, 1 GiB with 4/5-level paging.
+ */
 export const PageSize = {
   Size4K: 0x1000,
   Size2M: 0x20_0000,

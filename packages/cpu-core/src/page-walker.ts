@@ -1,5 +1,6 @@
 import { AccessKind, PfError, Privilege } from './access.js';
 import type { CpuState } from './cpu-state.js';
+import { TWO_32 } from './linear-address.js';
 import { PagingMode } from './paging-mode.js';
 import type { PhysicalMemory } from './physical-memory.js';
 import { identityPort, type TablePort } from './table-port.js';
@@ -15,7 +16,6 @@ import { Perm, Stage, WalkResult, WalkStatus, type WalkTrace } from './walk-resu
  * nothing. Reserved-bit masks are recomputed only when MAXPHYADDR or NXE change.
  */
 
-const TWO_32 = 4294967296;
 const P = 0x1;
 const RW = 0x2;
 const US = 0x4;

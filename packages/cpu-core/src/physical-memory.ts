@@ -1,3 +1,5 @@
+import { TWO_32 } from './linear-address.js';
+
 /**
  * Sparse physical memory: 4 KiB frames allocated on first write, addresses up to 52 bits as plain
  * numbers (never through bitwise operators above bit 31), little-endian values.
@@ -10,7 +12,6 @@
 const FRAME_BYTES = 4096;
 const FRAME_WORDS = 1024;
 const LOOKASIDE = 256;
-const TWO_32 = 4294967296;
 
 /** Largest physical address width the architecture allows (Intel SDM vol. 3A §4.1.4: MAXPHYADDR ≤ 52). */
 export const MAX_PHYSICAL_ADDRESS_BITS = 52;

@@ -11,17 +11,24 @@ export const WalkStatus = {
 } as const;
 export type WalkStatus = (typeof WalkStatus)[keyof typeof WalkStatus];
 
-/** Permission bits of a translation as cached (the AND of R/W and U/S over the walk, the OR of XD). */
+/**
+ * Permission and state bits of a translation, as a walk finds them and a TLB caches them: the AND of
+ * R/W and U/S over the walk, executable when no level had XD=1 (with NXE on), and the leaf's dirty and
+ * global bits (Intel SDM vol. 3A §4.6, §4.10.2.2; AMD APM vol. 2 §5.6).
+ */
 export const Perm = {
   /** Writable at every level. */
   Write: 1 << 0,
   /** User-accessible at every level. */
   User: 1 << 1,
-  /** Executable (no level has XD=1 with NXE on). */
+  /** Executable at every level (no level has XD=1 with NXE on). */
   Execute: 1 << 2,
-  /** The leaf's dirty bit is set (so a write hit needs no walk). */
+  /**
+   * The leaf's dirty bit was set. A write needs it: a write to a page cached with D=0 must go back to
+   * the walker so that hardware sets D in memory (SDM vol. 3A §4.8; APM vol. 2 §5.4.2).
+   */
   Dirty: 1 << 3,
-  /** The leaf is global (G=1 with CR4.PGE=1). */
+  /** The leaf is global (G=1 with CR4.PGE=1): it matches every PCID, only within its address space. */
   Global: 1 << 4,
 } as const;
 

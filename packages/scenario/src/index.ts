@@ -7,10 +7,10 @@
  * entry point `@hvsim/scenario/node`.
  */
 
+/** The error every reader throws (from @hvsim/errors): messages name the source, the JSON path, and the problem. */
+export { DocumentError, type DocumentIssue, formatPath } from '@hvsim/errors';
 /** Comparing two results field by field, walks aside (to check against a reference emulator). */
 export { compareResults, formatDifference, type ResultDifference } from './compare-results.js';
-/** The error every reader throws: messages name the source, the JSON path, and the problem. */
-export { DocumentError, type DocumentIssue, formatPath } from './document-error.js';
 /** JSON text to a value, with line and column on a syntax error. */
 export { parseJsonText } from './json-text.js';
 /** Reading, validating and writing `hvsim.result/1` documents. */

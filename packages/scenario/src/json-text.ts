@@ -1,4 +1,4 @@
-import { DocumentError } from './document-error.js';
+import { DocumentError } from '@hvsim/errors';
 
 /*
  * JSON.parse does the parsing; its messages, though, differ between Node versions and not all give

@@ -1,6 +1,6 @@
+import { DocumentError } from '@hvsim/errors';
 import { describe, expect, it } from 'vitest';
 import { compareResults, formatDifference } from './compare-results.js';
-import { DocumentError } from './document-error.js';
 import { parseResult, readResult, serializeResult } from './result-format.js';
 import type { ScenarioResult } from './types.js';
 

@@ -1,5 +1,5 @@
+import { DocumentError, describeValue } from '@hvsim/errors';
 import { z } from 'zod';
-import { DocumentError, describeValue } from './document-error.js';
 import { parseJsonText } from './json-text.js';
 import { checkFormat, documentIssues, expecting, hex64, hexString, memoryRuns } from './schema-parts.js';
 import {

@@ -10,6 +10,7 @@ import {
   WalkStatus,
   type WalkTrace,
 } from '@hvsim/cpu-core';
+import { DocumentError } from '@hvsim/errors';
 import {
   type MmuCaches,
   NativeMmu,
@@ -22,7 +23,6 @@ import {
 import { ASID_NONE, type PagingStructureCache } from '@hvsim/tlb-tagged';
 import { NptStage } from '@hvsim/vendor-amd';
 import { decodeEptp, EptStage } from '@hvsim/vendor-intel';
-import { DocumentError } from './document-error.js';
 import type { AccessName, AccessResult, MemoryRun, Scenario, ScenarioAccess } from './types.js';
 
 const ACCESS_KIND: Readonly<Record<AccessName, AccessKind>> = {

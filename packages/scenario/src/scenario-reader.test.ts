@@ -1,5 +1,5 @@
+import { DocumentError } from '@hvsim/errors';
 import { describe, expect, it } from 'vitest';
-import { DocumentError } from './document-error.js';
 import { parseScenario, readScenario } from './scenario-reader.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests reach into and break JSON documents freely.

@@ -1,6 +1,6 @@
 import { controlRegisterProblem, PagingMode, pagingModeOf } from '@hvsim/cpu-core';
+import { DocumentError, type DocumentIssue, describeValue } from '@hvsim/errors';
 import { z } from 'zod';
-import { DocumentError, type DocumentIssue, describeValue } from './document-error.js';
 import { parseJsonText } from './json-text.js';
 import { checkFormat, documentIssues, expecting, hex64, memoryRuns } from './schema-parts.js';
 import {

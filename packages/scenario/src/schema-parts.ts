@@ -1,6 +1,6 @@
 import { parseHex64 } from '@hvsim/cpu-core';
+import { DocumentError, type DocumentIssue, describeValue, formatPath } from '@hvsim/errors';
 import { z } from 'zod';
-import { DocumentError, type DocumentIssue, describeValue, formatPath } from './document-error.js';
 
 /*
  * The zod pieces both documents are built from. Every leaf says in words what it expects, so that a

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DocumentError } from '@hvsim/scenario';
+import { DocumentError } from '@hvsim/errors';
 import { PageSize, skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './config.js';

@@ -1,4 +1,4 @@
-import { DocumentError, type DocumentIssue, formatPath } from '@hvsim/scenario';
+import { DocumentError, type DocumentIssue, formatPath } from '@hvsim/errors';
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
 

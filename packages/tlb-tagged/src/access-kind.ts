@@ -1,18 +1,6 @@
 /**
- * The kind of a memory access, with the same values as `AccessKind` in `@hvsim/cpu-core` (Intel SDM
- * vol. 3A §4.6; AMD APM vol. 2 §5.6), so an MMU passes its own value straight through.
+ * The kind of a memory access and its names: cpu-core's vocabulary (Intel SDM vol. 3A §4.6; AMD APM
+ * vol. 2 §5.6), so an MMU passes its own value straight through. An `Execute` access is looked up in
+ * the instruction path of a hierarchy.
  */
-export const AccessKind = {
-  Read: 0,
-  Write: 1,
-  /** An instruction fetch: looked up in the instruction path of a hierarchy. */
-  Execute: 2,
-} as const;
-export type AccessKind = (typeof AccessKind)[keyof typeof AccessKind];
-
-/** Names of the access kinds, as statistics snapshots spell them. */
-export const accessKindName: Readonly<Record<AccessKind, 'read' | 'write' | 'execute'>> = {
-  [AccessKind.Read]: 'read',
-  [AccessKind.Write]: 'write',
-  [AccessKind.Execute]: 'execute',
-};
+export { AccessKind, accessKindName } from '@hvsim/cpu-core';

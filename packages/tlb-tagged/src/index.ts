@@ -6,7 +6,7 @@
  * MMU gives it.
  */
 
-/** Access kinds, with the same values as `@hvsim/cpu-core`'s. */
+/** Access kinds: cpu-core's vocabulary, re-exported. */
 export { AccessKind, accessKindName } from './access-kind.js';
 /** Packing of the MMU's attribute word (protection key, memory type). */
 export { memoryTypeOf, packAttributes, protectionKeyOf } from './attributes.js';
@@ -21,7 +21,7 @@ export {
 export { buildCaches, type CpuCacheConfig, type CpuTranslationCaches, tagTableOf } from './cpu-caches.js';
 /** The named invalidation operations (SDM vol. 3A §4.10.4, vol. 3C §28.4 / §29.4; APM vol. 2 §15.16). */
 export { INVALIDATION_KIND_COUNT, InvalidationKind, invalidationKindName } from './invalidation-kind.js';
-/** Page sizes in bytes (the values of `@hvsim/cpu-core`'s `PageSize`) and their names. */
+/** Page sizes in bytes (`@hvsim/cpu-core`'s `PageSize`, re-exported) and their names. */
 export { isPageSize, PageSize, pageSizeFromShift, pageSizeName } from './page-size.js';
 /** Paging-structure caches (SDM vol. 3A §4.10.3) for the linear and the nested walk. */
 export {
@@ -34,7 +34,7 @@ export {
   walkEntryName,
   walkEntrySpan,
 } from './paging-structure-cache.js';
-/** Permission bits of cached translations and the requirements lookups check. */
+/** Permission bits of cached translations (`@hvsim/cpu-core`'s `Perm`, re-exported) and the requirements lookups check. */
 export { Need, PERM_MASK, Perm, permClear } from './perm.js';
 /** Presets matching real parts, with their sources, and the no-TLB reference. */
 export { noTlb, skylakeTlb, type TlbPreset, tlbPresets, zenTlb } from './presets.js';

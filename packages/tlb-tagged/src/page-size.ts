@@ -1,17 +1,7 @@
-/**
- * Page sizes a translation can have (Intel SDM vol. 3A §4.3, §4.4, §4.5; AMD APM vol. 2 §5.2-5.4):
- * 4 KiB everywhere, 2 MiB with PAE and 4/5-level paging, 4 MiB with 32-bit paging and CR4.PSE, 1 GiB
- * with 4/5-level paging. The values are the sizes in bytes, the same as `PageSize` in
- * `@hvsim/cpu-core`, so an MMU passes a walk's page size straight through.
- */
-export const PageSize = {
-  Size4K: 0x1000,
-  Size2M: 0x20_0000,
-  /** 32-bit (legacy) paging with CR4.PSE=1. */
-  Size4M: 0x40_0000,
-  Size1G: 0x4000_0000,
-} as const;
-export type PageSize = (typeof PageSize)[keyof typeof PageSize];
+import { PageSize } from '@hvsim/cpu-core';
+
+/** Page sizes in bytes: cpu-core's `PageSize`, so an MMU passes a walk's page size straight through. */
+export { PageSize };
 
 /** Small integer codes of the page sizes, which key entries and index statistics (internal). */
 export const SizeCode = { Size4K: 0, Size2M: 1, Size4M: 2, Size1G: 3 } as const;

@@ -1,24 +1,10 @@
+import { Perm } from '@hvsim/cpu-core';
+
 /**
- * Permission and state bits of a cached translation, with the same values as `Perm` in
- * `@hvsim/cpu-core`: the AND of R/W and U/S over the walk, executable when no level had XD=1 (with
- * NXE on), and the leaf's dirty and global bits (Intel SDM vol. 3A §4.6, §4.10.2.2; AMD APM vol. 2
- * §5.6). A TLB entry caches exactly what the walk that filled it found.
+ * Permission and state bits of a cached translation: cpu-core's `Perm`. A TLB entry caches exactly
+ * what the walk that filled it found.
  */
-export const Perm = {
-  /** Writable at every level. */
-  Write: 1 << 0,
-  /** User-accessible at every level. */
-  User: 1 << 1,
-  /** Executable at every level. */
-  Execute: 1 << 2,
-  /**
-   * The leaf's dirty bit was set. A write needs it: a write to a page cached with D=0 must go back to
-   * the walker so that hardware sets D in memory (SDM vol. 3A §4.8; APM vol. 2 §5.4.2).
-   */
-  Dirty: 1 << 3,
-  /** The leaf is global (G=1 with CR4.PGE=1): it matches every PCID, only within its address space. */
-  Global: 1 << 4,
-} as const;
+export { Perm };
 
 /** The bits of `Perm` (the low byte of a stored permission word). */
 export const PERM_MASK = 0xff;

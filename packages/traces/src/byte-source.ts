@@ -7,8 +7,8 @@ import { createReadStream, promises as fsp, fstatSync } from 'node:fs';
 import { pipeline, Readable } from 'node:stream';
 import { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip } from 'node:zlib';
+import { TraceError } from '@hvsim/errors';
 import { detectCompression } from './detect-format.js';
-import { TraceError } from './trace-error.js';
 
 /** Where a trace comes from: a path (`-` = standard input), a Node stream or async iterable of chunks, or bytes. */
 export type TraceSource = string | NodeJS.ReadableStream | AsyncIterable<Uint8Array | string> | Uint8Array;

@@ -15,9 +15,10 @@
  * A zero memory operand is an unused slot. ChampSim records no access sizes: fetches get
  * {@link CHAMPSIM_FETCH_SIZE} and data accesses {@link CHAMPSIM_DATA_SIZE}, nominal sizes.
  */
+
+import { TraceError } from '@hvsim/errors';
 import type { RecordDecoder } from './record-decoder.js';
 import type { RecordBatch } from './trace-batch.js';
-import { TraceError } from './trace-error.js';
 import { TraceKind } from './trace-kind.js';
 
 /** Bytes in one ChampSim `input_instr` record. */

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { TraceError } from '@hvsim/errors';
 import type { TraceSource } from './byte-source.js';
 import { HvsimEncoder } from './hvsim-format.js';
-import { TraceError } from './trace-error.js';
 import { type OpenTraceOptions, openTrace } from './trace-reader.js';
 
 /** What {@link convertTrace} wrote. */

@@ -7,6 +7,8 @@
  * Speed: the decoder reads a record without bounds checks while 16 bytes (the longest record) are
  * left; the file's last bytes are decoded from a zero-padded copy and checked against the real end.
  */
+
+import { TraceError } from '@hvsim/errors';
 import type { RecordDecoder } from './record-decoder.js';
 import {
   MAX_ACCESS_SIZE,
@@ -15,7 +17,6 @@ import {
   type RecordBatch,
   recordsForSize,
 } from './trace-batch.js';
-import { TraceError } from './trace-error.js';
 import { TraceKind } from './trace-kind.js';
 
 /** The 8 bytes an hvsim trace starts with: 0x89, then `HVTRACE` in ASCII. */

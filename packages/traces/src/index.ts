@@ -1,3 +1,5 @@
+/** The error every unreadable trace gives, naming the file, the line or byte offset, and the problem (from @hvsim/errors). */
+export { TraceError, type TraceErrorLocation } from '@hvsim/errors';
 /** Where a trace comes from: a path (`-` = standard input), a Node stream, an async iterable of chunks, or bytes. */
 export type { TraceSource } from './byte-source.js';
 /** ChampSim's record layout (`inc/trace_instruction.h`) and the nominal sizes its records get. */
@@ -16,8 +18,6 @@ export { detectCompression, detectTraceFormat, type TraceCompression } from './d
 export { HVSIM_HEADER_BYTES, HVSIM_MAGIC, HVSIM_VERSION, HvsimEncoder } from './hvsim-format.js';
 /** A batch of records in reused typed arrays, and how accesses over 255 bytes become several records. */
 export { MAX_ACCESS_SIZE, MAX_RECORD_SIZE, SPLIT_PIECE, type TraceBatch } from './trace-batch.js';
-/** The error every unreadable trace gives, naming the file, the line or byte offset, and the problem. */
-export { TraceError, type TraceErrorLocation } from './trace-error.js';
 /** Record kinds (load, store, modify, fetch) and the format names. */
 export { TRACE_FORMATS, type TraceFormat, TraceKind, traceKindLetter } from './trace-kind.js';
 /** Opens a trace for streaming as batches of records. */

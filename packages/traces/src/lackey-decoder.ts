@@ -6,6 +6,8 @@
  * Speed: bytes are parsed where they lie (no strings, no per-line allocation); the buffer is cut at
  * its last newline once, so the line loop needs no bounds checks.
  */
+
+import { quoteBytes, TraceError } from '@hvsim/errors';
 import type { RecordDecoder } from './record-decoder.js';
 import {
   MAX_ACCESS_SIZE,
@@ -14,7 +16,6 @@ import {
   type RecordBatch,
   recordsForSize,
 } from './trace-batch.js';
-import { quoteBytes, TraceError } from './trace-error.js';
 import { TraceKind } from './trace-kind.js';
 
 const NL = 0x0a;

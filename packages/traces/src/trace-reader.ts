@@ -5,6 +5,7 @@
  * whole chunks.
  */
 import { statSync } from 'node:fs';
+import { quoteBytes, TraceError } from '@hvsim/errors';
 import {
   contentChunks,
   DEFAULT_CHUNK_BYTES,
@@ -18,7 +19,6 @@ import { HvsimDecoder } from './hvsim-format.js';
 import { LackeyDecoder } from './lackey-decoder.js';
 import type { RecordDecoder } from './record-decoder.js';
 import { MAX_PIECES, RecordBatch, type TraceBatch } from './trace-batch.js';
-import { quoteBytes, TraceError } from './trace-error.js';
 import type { TraceFormat } from './trace-kind.js';
 
 /** Options of {@link openTrace}. */

@@ -9,6 +9,7 @@ import {
   type PhysicalMemory,
   Privilege,
   Stage,
+  TWO_32,
   WalkResult,
   WalkStatus,
   type WalkTrace,
@@ -21,8 +22,6 @@ import {
   TranslationCaches,
 } from '@hvsim/mmu-nested';
 import type { PagingStructureCache } from '@hvsim/tlb-tagged';
-
-const TWO_32 = 4294967296;
 
 /** The #VMEXIT code of a nested page fault (AMD APM vol. 2 Appendix C; §15.25.6). */
 export const VMEXIT_NPF = 0x400;

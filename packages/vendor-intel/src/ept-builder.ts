@@ -1,6 +1,5 @@
 import type { PhysicalMemory } from '@hvsim/cpu-core';
-
-const TWO_32 = 4294967296;
+import { TWO_32 } from '@hvsim/cpu-core';
 
 /** EPT entry bits (Intel SDM vol. 3C Tables 29-1 to 29-6). */
 export const EptFlag = {

@@ -1,4 +1,12 @@
-import { AccessKind, Perm, type PhysicalMemory, RefFlag, Stage, type WalkTrace } from '@hvsim/cpu-core';
+import {
+  AccessKind,
+  Perm,
+  type PhysicalMemory,
+  RefFlag,
+  Stage,
+  TWO_32,
+  type WalkTrace,
+} from '@hvsim/cpu-core';
 import { NestedAccess, NestedFault, NestedFaultKind, type NestedStage } from '@hvsim/mmu-nested';
 import { type PagingStructureCache, WalkEntry, walkEntryLevel } from '@hvsim/tlb-tagged';
 
@@ -8,7 +16,6 @@ import { type PagingStructureCache, WalkEntry, walkEntryLevel } from '@hvsim/tlb
  * numbers; the walk allocates nothing.
  */
 
-const TWO_32 = 4294967296;
 const R = 1;
 const W = 2;
 const X = 4;

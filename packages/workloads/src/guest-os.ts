@@ -10,6 +10,7 @@ import {
   Privilege,
   PteFlag,
   Rflags,
+  TWO_32,
   type WordMemory,
 } from '@hvsim/cpu-core';
 import { TranslateStatus } from '@hvsim/mmu-nested';
@@ -28,7 +29,6 @@ import {
 } from './page-tables.js';
 
 const PAGE = 4096;
-const TWO_32 = 4294967296;
 /** XD, bit 63 of a PAE or long-mode entry (SDM vol. 3A Tables 4-11, 4-19). */
 const XD_HI = 0x8000_0000;
 /** Linux's tlb_single_page_flush_ceiling: above this many pages one flush of the address space is cheaper than INVLPGs. */

@@ -1,6 +1,4 @@
-import { PagingMode, PteFlag, type WordMemory } from '@hvsim/cpu-core';
-
-const TWO_32 = 4294967296;
+import { PagingMode, PteFlag, TWO_32, type WordMemory } from '@hvsim/cpu-core';
 
 /**
  * Bits of a page-table entry the guest kernel uses for itself. Bits 11:9 of every entry that maps a

@@ -1,26 +1,9 @@
 import { AccessKind, pagingModeName } from '@hvsim/cpu-core';
+import { type TraceBatch, TraceKind } from '@hvsim/traces/records';
 import type { GuestOs, Process } from './guest-os.js';
 import { Prot } from './guest-os.js';
 
-/** Record kinds of a trace batch. */
-export const TraceKind = {
-  Load: 0,
-  Store: 1,
-  /** A load then a store to the same address (read-modify-write). */
-  Modify: 2,
-  /** An instruction fetch. */
-  Fetch: 3,
-} as const;
-export type TraceKind = (typeof TraceKind)[keyof typeof TraceKind];
-
-/** A batch of trace records in columns: record i is (kind[i], addressHi[i]:addressLo[i], size[i] bytes). */
-export interface TraceBatch {
-  readonly length: number;
-  readonly kind: Uint8Array;
-  readonly addressLo: Uint32Array;
-  readonly addressHi: Uint32Array;
-  readonly size: Uint8Array;
-}
+export { type TraceBatch, TraceKind };
 
 /** Options of `runTrace`. */
 export interface RunTraceOptions {

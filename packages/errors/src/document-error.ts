@@ -1,3 +1,5 @@
+import { InputError } from './input-error.js';
+
 /** One thing wrong with a document: where (a JSON path such as `accesses[2].cpl`) and what. */
 export interface DocumentIssue {
   /** The JSON path of the bad field, `accesses[2].cpl`; empty for the document as a whole. */
@@ -9,21 +11,18 @@ export interface DocumentIssue {
 }
 
 /**
- * A scenario or result document that cannot be read: invalid JSON, an unknown format, a missing or
+ * A document that cannot be read (a scenario, a result, a configuration): invalid JSON, an unknown format, a missing or
  * malformed field, or settings no CPU can be in. The message names the source (a file name, when
  * one was given) and each issue's path, one issue a line:
  * `scenario.json: accesses[2].cpl: expected 0, 1, 2 or 3, got 4`.
  */
-export class DocumentError extends Error {
-  override readonly name = 'DocumentError';
-  readonly issues: readonly DocumentIssue[];
-  /** Where the document came from (a file name, `<stdin>`), when known. */
-  readonly source: string | undefined;
+export class DocumentError extends InputError {
+  declare readonly issues: readonly DocumentIssue[];
 
   constructor(issues: readonly DocumentIssue[], source?: string) {
-    super(issues.map((issue) => describeIssue(issue, source)).join('\n'));
+    super(issues.map((issue) => describeIssue(issue, source)).join('\n'), source);
+    this.name = 'DocumentError';
     this.issues = issues;
-    this.source = source;
   }
 }
 

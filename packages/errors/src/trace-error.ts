@@ -1,3 +1,5 @@
+import { InputError } from './input-error.js';
+
 /** Where in its input a {@link TraceError} was found. */
 export interface TraceErrorLocation {
   /** The input's name: its path, `<stdin>`, `<stream>`, `<bytes>`, or the `name` option. */
@@ -15,7 +17,8 @@ export interface TraceErrorLocation {
  * or corrupt file. The message names the file, the line (text) or the byte offset and record index
  * (binary), and what is wrong; the same facts are fields for programs.
  */
-export class TraceError extends Error {
+export class TraceError extends InputError {
+  /** The input's name (also `source`). */
   declare readonly file: string;
   declare readonly line: number | undefined;
   declare readonly offset: number | undefined;
@@ -24,7 +27,7 @@ export class TraceError extends Error {
   declare readonly problem: string;
 
   constructor(location: TraceErrorLocation, problem: string, options?: { cause?: unknown }) {
-    super(`${formatLocation(location)}: ${problem}`, options);
+    super(`${formatLocation(location)}: ${problem}`, location.file, options);
     this.name = 'TraceError';
     this.file = location.file;
     this.line = location.line;
