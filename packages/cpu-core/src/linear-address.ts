@@ -18,6 +18,24 @@ export function linearPageNumber(lo: number, hi: number, state: { readonly lma: 
 }
 
 /**
+ * The index of the entry for an address (lo, hi halves) in the table at `level` (1 = PT … 5 = PML5) of
+ * a 4- or 5-level walk, or of an EPT walk: 9 bits of the address each, bits 20:12 at level 1, 29:21
+ * at 2, 38:30 at 3, 47:39 at 4 and 56:48 at 5 (Intel SDM vol. 3A §4.5.4, Figure 4-8; vol. 3C §29.3.2;
+ * AMD APM vol. 2 §5.3.3). PAE's 2-bit PDPT index and 32-bit paging's 10-bit indices are not this.
+ */
+export function tableIndex(lo: number, hi: number, level: number): number {
+  return level === 1
+    ? (lo >>> 12) & 511
+    : level === 2
+      ? (lo >>> 21) & 511
+      : level === 3
+        ? ((hi & 0x7f) << 2) | (lo >>> 30)
+        : level === 4
+          ? (hi >>> 7) & 511
+          : (hi >>> 16) & 511;
+}
+
+/**
  * `linearPageNumber` of a linear address given as a number (up to 2^53) or, with `linearHi`, as two
  * 32-bit halves: the form `GuestCpu.invlpg` and `shootdown` take it in.
  */

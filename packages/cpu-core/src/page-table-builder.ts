@@ -1,4 +1,4 @@
-import { linearFromBigInt, TWO_32 } from './linear-address.js';
+import { linearFromBigInt, TWO_32, tableIndex } from './linear-address.js';
 import { PagingMode } from './paging-mode.js';
 
 /**
@@ -227,17 +227,7 @@ export class PageTableBuilder {
       return table + Number((linear >> 30n) & 3n) * 8;
     }
     const { lo, hi } = linearFromBigInt(linear);
-    const index =
-      level === 1
-        ? (lo >>> 12) & 511
-        : level === 2
-          ? (lo >>> 21) & 511
-          : level === 3
-            ? ((hi & 0x7f) << 2) | (lo >>> 30)
-            : level === 4
-              ? (hi >>> 7) & 511
-              : (hi >>> 16) & 511;
-    return table + index * 8;
+    return table + tableIndex(lo, hi, level) * 8;
   }
 
   private read(address: number): { lo: number; hi: number } {

@@ -1,6 +1,6 @@
 import { AccessKind, PfError, Privilege } from './access.js';
 import type { CpuState } from './cpu-state.js';
-import { TWO_32 } from './linear-address.js';
+import { TWO_32, tableIndex } from './linear-address.js';
 import { PagingMode } from './paging-mode.js';
 import type { PhysicalMemory } from './physical-memory.js';
 import { identityPort, type TablePort } from './table-port.js';
@@ -197,16 +197,7 @@ export class PageWalker {
     let perms = startPerms;
     let references = 0;
     for (let level = startLevel; level >= 1; level--) {
-      const index =
-        level === 1
-          ? (lo >>> 12) & 511
-          : level === 2
-            ? (lo >>> 21) & 511
-            : level === 3
-              ? ((hi & 0x7f) << 2) | (lo >>> 30)
-              : level === 4
-                ? (hi >>> 7) & 511
-                : (hi >>> 16) & 511;
+      const index = tableIndex(lo, hi, level);
       const entryAddress = table + index * 8;
       tables[level] = table;
       const hpa = identity ? entryAddress : this.portRef.locate(entryAddress, level);

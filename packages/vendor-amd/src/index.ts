@@ -10,7 +10,6 @@ export type { TlbTargets } from '@hvsim/tlb-tagged';
 export {
   type InvlpgaOperands,
   invlpga,
-  linearPageNumber,
   SvmFault,
   type SvmInstructionResult,
   type SvmModeState,

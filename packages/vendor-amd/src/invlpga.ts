@@ -1,4 +1,4 @@
-import { Efer } from '@hvsim/cpu-core';
+import { Efer, linearFromBigInt, linearPageNumber } from '@hvsim/cpu-core';
 import { flushTargets, type TlbTargets } from '@hvsim/tlb-tagged';
 import { SvmIntercept, type Vmcb } from './vmcb.js';
 import { VmExitCode } from './vmexit-code.js';
@@ -73,12 +73,8 @@ export interface InvlpgaOperands extends SvmModeState {
   readonly guestVmcb?: Vmcb;
 }
 
-const TWO_45 = 2n ** 45n;
-
-/** The 4 KiB page number the TLBs key a linear address by: bits 56:12 (see `@hvsim/tlb-tagged`). */
-export function linearPageNumber(address: bigint): number {
-  return Number((BigInt.asUintN(64, address) >> 12n) % TWO_45);
-}
+/** rAX, cut to the address size, holds the whole linear address: its page number is bits 56:12. */
+const WHOLE_ADDRESS = { lma: true } as const;
 
 /**
  * Runs INVLPGA: #UD or #GP(0) as `svmInstructionFault` says, then #VMEXIT(INVLPGA, 7Ah) if a guest
@@ -99,6 +95,7 @@ export function invlpga(operands: InvlpgaOperands, targets: TlbTargets): SvmInst
   }
   const size = operands.addressSize ?? 64;
   const address = BigInt.asUintN(size, BigInt(operands.rax));
-  const vpn = linearPageNumber(address);
+  const { lo, hi } = linearFromBigInt(address);
+  const vpn = linearPageNumber(lo, hi, WHOLE_ADDRESS);
   return { kind: 'done', removed: flushTargets(targets, false, (t) => t.flushAddress(asid, vpn)) };
 }

@@ -1,5 +1,5 @@
 import type { PhysicalMemory } from '@hvsim/cpu-core';
-import { TWO_32 } from '@hvsim/cpu-core';
+import { TWO_32, tableIndex } from '@hvsim/cpu-core';
 
 /** EPT entry bits (Intel SDM vol. 3C Tables 29-1 to 29-6). */
 export const EptFlag = {
@@ -96,7 +96,7 @@ export class EptBuilder {
   }
 
   private index(gpa: number, level: number): number {
-    return Math.floor(gpa / 2 ** (12 + 9 * (level - 1))) % 512;
+    return tableIndex(gpa >>> 0, Math.floor(gpa / TWO_32), level);
   }
 
   private write(address: number, physical: number, flags: number): void {

@@ -5,6 +5,7 @@ import {
   RefFlag,
   Stage,
   TWO_32,
+  tableIndex,
   type WalkTrace,
 } from '@hvsim/cpu-core';
 import { NestedAccess, NestedFault, NestedFaultKind, type NestedStage } from '@hvsim/mmu-nested';
@@ -236,16 +237,7 @@ export class EptStage implements NestedStage {
       }
     }
     for (let level = startLevel; level >= 1; level--) {
-      const index =
-        level === 1
-          ? (lo >>> 12) & 511
-          : level === 2
-            ? (lo >>> 21) & 511
-            : level === 3
-              ? ((hi & 0x7f) << 2) | (lo >>> 30)
-              : level === 4
-                ? (hi >>> 7) & 511
-                : (hi >>> 16) & 511;
+      const index = tableIndex(lo, hi, level);
       const address = table + index * 8;
       const elo = memory.readPair(address);
       const ehi = memory.pairHi;

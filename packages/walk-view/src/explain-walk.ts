@@ -1,4 +1,13 @@
-import { CpuState, linearToBigInt, PagingMode, RefFlag, Stage, WalkTrace } from '@hvsim/cpu-core';
+import {
+  CpuState,
+  linearFromBigInt,
+  linearToBigInt,
+  PagingMode,
+  RefFlag,
+  Stage,
+  tableIndex,
+  WalkTrace,
+} from '@hvsim/cpu-core';
 import { NestedAccess, TranslateStatus, type Translation } from '@hvsim/mmu-nested';
 import { type AccessName, type AccessResult, type Scenario, ScenarioMachine } from '@hvsim/scenario';
 import { TlbHierarchy } from '@hvsim/tlb-tagged';
@@ -203,7 +212,8 @@ function entryAddress(format: X86EntryFormat, level: number, table: number, line
     return BigInt(table) + index * 4n;
   }
   if (format === 'pae' && level === 3) return BigInt(table) + ((linear >> 30n) & 3n) * 8n;
-  return BigInt(table) + ((linear >> BigInt(12 + 9 * (level - 1))) & 0x1ffn) * 8n;
+  const { lo, hi } = linearFromBigInt(linear);
+  return BigInt(table) + BigInt(tableIndex(lo, hi, level) * 8);
 }
 
 /**
