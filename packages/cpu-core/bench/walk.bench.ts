@@ -30,7 +30,7 @@ import {
   WalkStatus,
   WalkTrace,
 } from '@hvsim/cpu-core';
-import { compareToBaseline } from '@hvsim/test-utils';
+import { compareToBaseline } from '@hvsim/dev-utils';
 
 const REGIONS = 64;
 const PAGES_PER_REGION = 64;

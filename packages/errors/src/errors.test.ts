@@ -1,4 +1,4 @@
-import { readmeProblems, undocumentedExports } from '@hvsim/test-utils';
+import { readmeProblems, undocumentedExports } from '@hvsim/dev-utils';
 import { describe, expect, it, vi } from 'vitest';
 import * as api from './index.js';
 import { DocumentError, InputError, TraceError } from './index.js';

@@ -5,7 +5,7 @@
  *
  * Run: pnpm --filter @hvsim/tlb-tagged bench
  */
-import { compareToBaseline } from '@hvsim/test-utils';
+import { compareToBaseline } from '@hvsim/dev-utils';
 import {
   AccessKind,
   Need,

@@ -1,4 +1,4 @@
-import { readmeProblems, undocumentedExports } from '@hvsim/test-utils';
+import { readmeProblems, undocumentedExports } from '@hvsim/dev-utils';
 import { expect, it, vi } from 'vitest';
 import * as api from './index.js';
 import {

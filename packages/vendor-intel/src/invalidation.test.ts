@@ -10,7 +10,7 @@ import {
   isCanonical,
   type VmxMode,
 } from './invalidation.js';
-import { makeCaches, type Planted, plant, survivors } from './tlb-fixture.test-helper.js';
+import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 
 /*
  * Intel SDM vol. 3C: INVEPT and INVVPID in §31.3 (operation pseudo-code), their effect on cached

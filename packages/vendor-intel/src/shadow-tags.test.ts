@@ -4,7 +4,7 @@ import { TranslateStatus } from '@hvsim/mmu-nested';
 import { GuestAccess } from '@hvsim/platform';
 import { NO_NESTED_ROOT, skylakeTlb } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
-import { makeCaches, type Planted, plant, survivors } from './tlb-fixture.test-helper.js';
+import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 import { VmxExtension } from './vmx-extension.js';
 
 /*

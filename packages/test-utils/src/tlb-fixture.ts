@@ -1,7 +1,10 @@
 /**
- * A CPU's translation structures filled with linear, combined and guest-physical mappings (Intel SDM
- * vol. 3C §29.4.1) of several VPIDs, PCIDs, EP4TAs and page sizes, global and not, for the tests of the
- * VMX controls: which entries an operation keeps is read back by looking each one up.
+ * A CPU's translation structures filled with entries of several tags (ASIDs or VPIDs), PCIDs, nested
+ * roots (EP4TAs) and page sizes, global and not, for the tests of the SVM and VMX controls: which
+ * entries an operation keeps is read back by looking each one up. Under VMX, linear, combined and
+ * guest-physical mappings are the three kinds of Intel SDM vol. 3C §29.4.1: a planted entry with an
+ * `ep4ta` is a combined mapping (`tlb`, `walk`) or a guest-physical one (`nested`, tagged by the
+ * EP4TA alone); without one, a linear mapping, and under SVM `nested` entries are tagged by ASID.
  */
 import {
   AccessKind,
@@ -50,14 +53,13 @@ export function makeCaches(): Caches {
 /** One planted entry. */
 export interface Planted {
   readonly name: string;
-  /**
-   * `tlb`: a linear mapping (no `ep4ta`) or a combined one; `walk`: a walk-cache PDE of either;
-   * `nested`: a guest-physical mapping, tagged by `ep4ta` alone.
-   */
+  /** `tlb`: a linear (or combined) translation; `walk`: a walk-cache PDE; `nested`: a guest-physical translation. */
   readonly where: 'tlb' | 'walk' | 'nested';
-  /** The VPID (ignored for guest-physical mappings). */
-  readonly vpid: number;
-  /** The EP4TA of a combined or guest-physical mapping. */
+  /** The ASID (SVM); give this or `vpid`. */
+  readonly asid?: number;
+  /** The VPID (VMX; ignored for guest-physical mappings); give this or `asid`. */
+  readonly vpid?: number;
+  /** The EP4TA of a combined or guest-physical mapping (VMX). */
   readonly ep4ta?: number;
   readonly pcid?: number;
   /** 4 KiB page number of the linear (or guest-physical) address. */
@@ -96,15 +98,21 @@ export function cached(c: Caches, p: Planted): boolean {
   return c.nestedTlb.lookup(nestedContextOf(c, p), p.vpn, AccessKind.Read, 0) !== TLB_MISS;
 }
 
+function tagOf(p: Planted): number {
+  const tag = p.asid ?? p.vpid;
+  if (tag === undefined) throw new Error(`${p.name}: a planted entry needs an asid or a vpid`);
+  return tag;
+}
+
 function contextOf(c: Caches, p: Planted): number {
   return p.ep4ta === undefined
-    ? c.tags.context(p.vpid, p.pcid ?? 0)
-    : c.tags.context(p.vpid, p.pcid ?? 0, p.ep4ta);
+    ? c.tags.context(tagOf(p), p.pcid ?? 0)
+    : c.tags.context(tagOf(p), p.pcid ?? 0, p.ep4ta);
 }
 
 function nestedContextOf(c: Caches, p: Planted): number {
-  if (p.ep4ta === undefined) throw new Error(`${p.name}: a guest-physical mapping needs an EP4TA`);
-  return c.tags.nestedContext(ASID_NONE, p.ep4ta);
+  // VMX: guest-physical mappings are tagged by the EP4TA alone (SDM vol. 3C §29.4.1); SVM: by ASID.
+  return p.ep4ta === undefined ? c.tags.nestedContext(tagOf(p)) : c.tags.nestedContext(ASID_NONE, p.ep4ta);
 }
 
 /** The names of the entries of `plan` still cached. */

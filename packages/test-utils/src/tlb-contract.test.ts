@@ -1,10 +1,15 @@
-import { describeTlbContract, type OrganizationUnderTest } from './contract.test-suite.js';
-import { PageSize } from './page-size.js';
-import { skylakeTlb, zenTlb } from './presets.js';
-import type { ReplacementPolicy } from './replacement-policy.js';
-import { TagTable } from './tag-table.js';
-import { TlbHierarchy, type TlbHierarchyConfig } from './tlb-hierarchy.js';
-import { TranslationCache, type TranslationCacheConfig } from './translation-cache.js';
+import {
+  PageSize,
+  type ReplacementPolicy,
+  skylakeTlb,
+  TagTable,
+  TlbHierarchy,
+  type TlbHierarchyConfig,
+  TranslationCache,
+  type TranslationCacheConfig,
+  zenTlb,
+} from '@hvsim/tlb-tagged';
+import { describeTlbContract, type OrganizationUnderTest } from './tlb-contract.js';
 
 const { Size4K, Size2M, Size4M, Size1G } = PageSize;
 const ALL_SIZES = [Size4K, Size2M, Size4M, Size1G];

@@ -1,17 +1,24 @@
 /**
  * The contract every TLB organization must pass: one suite, run against every geometry, policy and
- * hierarchy in `contract.test.ts` (STYLE.md puts such suites in a test-utils package; this one stays in
- * the package so that no shared package changes with it).
+ * hierarchy of @hvsim/tlb-tagged in `tlb-contract.test.ts`, and for any organization of your own
+ * (STYLE.md: shared contract suites live in a test-utils package).
  *
  * Expected values come from the architecture and from the replacement-policy definitions in
- * `replacement-policy.ts`, worked out by hand in the comments below, never from running the code.
+ * `replacement-policy.ts` of @hvsim/tlb-tagged, worked out by hand in the comments below, never from running the code.
  */
+
+import {
+  AccessKind,
+  ASID_NONE,
+  Need,
+  PageSize,
+  Perm,
+  permClear,
+  TLB_MISS,
+  TLB_PERMISSION_MISS,
+  type TlbOrganization,
+} from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
-import { AccessKind } from './access-kind.js';
-import { PageSize } from './page-size.js';
-import { Need, Perm, permClear } from './perm.js';
-import { ASID_NONE } from './tag-table.js';
-import { TLB_MISS, TLB_PERMISSION_MISS, type TlbOrganization } from './tlb-organization.js';
 
 const { Read, Write, Execute } = AccessKind;
 const KiB4 = 4096;

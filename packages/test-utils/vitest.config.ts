@@ -1,0 +1,3 @@
+import { hvsimProject } from '../../vitest.shared.ts';
+
+export default hvsimProject('test-utils');
