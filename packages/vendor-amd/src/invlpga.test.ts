@@ -1,7 +1,7 @@
+import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 import { PageSize } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
 import { invlpga, SvmFault, svmInstructionFault } from './invlpga.js';
-import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 import { SvmIntercept, Vmcb } from './vmcb.js';
 
 /*

@@ -1,7 +1,7 @@
+import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 import { AccessKind, Need, PageSize, TagTable, TLB_MISS, TlbHierarchy, zenTlb } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
 import { applyTlbControl, TlbControl, TlbControlAction, tlbControlAction } from './tlb-control.js';
-import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 
 /*
  * What survives VMRUN with each TLB_CONTROL value (AMD APM vol. 2 §15.16.1, Table 15-9):

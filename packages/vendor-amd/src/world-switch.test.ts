@@ -1,7 +1,7 @@
+import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_HOST_PAGING } from './npt-stage.js';
 import { TlbControl, TlbControlAction } from './tlb-control.js';
-import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 import { SvmIntercept, Vmcb } from './vmcb.js';
 import { VmExitCode } from './vmexit-code.js';
 import { VmrunCheck } from './vmrun-checks.js';

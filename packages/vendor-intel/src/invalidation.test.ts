@@ -1,3 +1,4 @@
+import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 import { PageSize } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,7 +11,6 @@ import {
   isCanonical,
   type VmxMode,
 } from './invalidation.js';
-import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 
 /*
  * Intel SDM vol. 3C: INVEPT and INVVPID in §31.3 (operation pseudo-code), their effect on cached

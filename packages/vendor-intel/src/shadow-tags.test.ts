@@ -2,9 +2,9 @@ import { AccessKind, Cr0, Cr4, Efer, FrameAllocator, PageTableBuilder, PagingMod
 import { EntryFlush, HostMachine } from '@hvsim/hypervisor';
 import { TranslateStatus } from '@hvsim/mmu-nested';
 import { GuestAccess } from '@hvsim/platform';
+import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 import { NO_NESTED_ROOT, skylakeTlb } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
-import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
 import { VmxExtension } from './vmx-extension.js';
 
 /*

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { makeCaches, type Planted, plant, survivors } from '@hvsim/test-utils';
+import { describe, expect, it } from 'vitest';
 import { VmEntryCheck } from './vm-entry-checks.js';
 import { Vmcs, VmcsField } from './vmcs.js';
 import { EntryControl, PrimaryControl, SecondaryControl } from './vmx-controls.js';
