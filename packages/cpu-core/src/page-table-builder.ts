@@ -1,4 +1,4 @@
-import { linearFromBigInt, TWO_32, tableIndex } from './linear-address.js';
+import { linearFromBigInt, linearToBigInt, TWO_32, tableIndex } from './linear-address.js';
 import { PagingMode } from './paging-mode.js';
 
 /**
@@ -119,10 +119,13 @@ export class PageTableBuilder {
   map(linear: number | bigint, physical: number, options: MapOptions = {}): void {
     const size = options.size ?? PageSize.Size4K;
     const leafLevel = this.leafLevel(size);
-    const lin = typeof linear === 'bigint' ? linear : BigInt(linear);
-    if (lin % BigInt(size) !== 0n || physical % size !== 0) {
+    this.split(linear);
+    const lo = this.lo;
+    const hi = this.hi;
+    // Page sizes divide 2^32, so the low half alone decides the alignment.
+    if (lo % size !== 0 || physical % size !== 0) {
       throw new RangeError(
-        `mapping 0x${lin.toString(16)} -> 0x${physical.toString(16)} is not aligned to its page size`,
+        `mapping 0x${linearToBigInt(lo, hi).toString(16)} -> 0x${physical.toString(16)} is not aligned to its page size`,
       );
     }
     if (this.mode === PagingMode.Legacy32) {
@@ -137,11 +140,14 @@ export class PageTableBuilder {
     }
     const tableFlags = (options.tableFlags ?? PteFlag.P | PteFlag.RW | PteFlag.US) | PteFlag.P;
     let table = this.root;
+    const memory = this.memory;
+    const wide = this.entryBytes === 8;
     for (let level = this.levels; level > leafLevel; level--) {
-      const address = this.entryAddressIn(table, lin, level);
-      const { lo, hi } = this.read(address);
-      if ((lo & PteFlag.P) !== 0) {
-        table = (hi & 0xf_ffff) * TWO_32 + ((lo & 0xffff_f000) >>> 0);
+      const address = this.entryAddressIn(table, lo, hi, level);
+      const elo = memory.readWord(address);
+      if ((elo & PteFlag.P) !== 0) {
+        const ehi = wide ? memory.readWord(address + 4) : 0;
+        table = (ehi & 0xf_ffff) * TWO_32 + ((elo & 0xffff_f000) >>> 0);
         continue;
       }
       const next = this.allocate();
@@ -155,7 +161,7 @@ export class PageTableBuilder {
     let hiFlags = 0;
     if (options.noExecute) hiFlags |= 0x8000_0000;
     if (options.protectionKey !== undefined) hiFlags |= (options.protectionKey & 0xf) << 27;
-    const address = this.entryAddressIn(table, lin, leafLevel);
+    const address = this.entryAddressIn(table, lo, hi, leafLevel);
     if (this.mode === PagingMode.Legacy32 && size === PageSize.Size4M) {
       // PSE-36: physical-address bits 39:32 go to PDE bits 20:13 (SDM Table 4-4).
       const high = Math.floor(physical / TWO_32);
@@ -184,20 +190,42 @@ export class PageTableBuilder {
    * entries already present; null when an upper entry is missing or maps a large page.
    */
   entryAddress(linear: number | bigint, level: number): number | null {
-    const lin = typeof linear === 'bigint' ? linear : BigInt(linear);
+    this.split(linear);
+    const lo = this.lo;
+    const hi = this.hi;
+    const memory = this.memory;
+    const wide = this.entryBytes === 8;
+    const long = this.mode === PagingMode.Level4 || this.mode === PagingMode.Level5;
     let table = this.root;
     for (let l = this.levels; l > level; l--) {
-      const address = this.entryAddressIn(table, lin, l);
-      const { lo, hi } = this.read(address);
-      if ((lo & PteFlag.P) === 0) return null;
-      const long = this.mode === PagingMode.Level4 || this.mode === PagingMode.Level5;
-      if ((lo & PteFlag.PS) !== 0 && (l === 2 || (l === 3 && long))) return null;
-      table =
-        this.entryBytes === 4
-          ? (lo & 0xffff_f000) >>> 0
-          : (hi & 0xf_ffff) * TWO_32 + ((lo & 0xffff_f000) >>> 0);
+      const address = this.entryAddressIn(table, lo, hi, l);
+      const elo = memory.readWord(address);
+      if ((elo & PteFlag.P) === 0) return null;
+      if ((elo & PteFlag.PS) !== 0 && (l === 2 || (l === 3 && long))) return null;
+      const ehi = wide ? memory.readWord(address + 4) : 0;
+      table = (ehi & 0xf_ffff) * TWO_32 + ((elo & 0xffff_f000) >>> 0);
     }
-    return this.entryAddressIn(table, lin, level);
+    return this.entryAddressIn(table, lo, hi, level);
+  }
+
+  /** Halves of the last address `split` was given (no allocation per mapping). */
+  private lo = 0;
+  private hi = 0;
+
+  /** Splits a linear address, a number (exact below 2^53, or any double the address is) or a BigInt, into `lo` and `hi`. */
+  private split(linear: number | bigint): void {
+    if (typeof linear === 'bigint') {
+      const { lo, hi } = linearFromBigInt(linear);
+      this.lo = lo;
+      this.hi = hi;
+      return;
+    }
+    if (!Number.isInteger(linear) || linear < 0 || linear >= 2 ** 64) {
+      throw new RangeError(`linear address ${linear} is not an integer from 0 to 2^64`);
+    }
+    const hi = Math.floor(linear / TWO_32);
+    this.hi = hi;
+    this.lo = linear - hi * TWO_32;
   }
 
   private leafLevel(size: PageSize): number {
@@ -218,21 +246,16 @@ export class PageTableBuilder {
     throw new RangeError(`page size 0x${size.toString(16)} does not exist in this paging mode`);
   }
 
-  private entryAddressIn(table: number, linear: bigint, level: number): number {
+  /**
+   * The entry for (lo, hi) in `table` at `level`: 10-bit indices in 32-bit paging (SDM vol. 3A §4.3),
+   * the 2-bit PDPT index of PAE (§4.4.1), 9-bit indices otherwise (`tableIndex`).
+   */
+  private entryAddressIn(table: number, lo: number, hi: number, level: number): number {
     if (this.mode === PagingMode.Legacy32) {
-      const lo = Number(linear & 0xffff_ffffn);
       return table + (level === 2 ? lo >>> 22 : (lo >>> 12) & 0x3ff) * 4;
     }
-    if (this.mode === PagingMode.Pae && level === 3) {
-      return table + Number((linear >> 30n) & 3n) * 8;
-    }
-    const { lo, hi } = linearFromBigInt(linear);
+    if (this.mode === PagingMode.Pae && level === 3) return table + ((lo >>> 30) & 3) * 8;
     return table + tableIndex(lo, hi, level) * 8;
-  }
-
-  private read(address: number): { lo: number; hi: number } {
-    if (this.entryBytes === 4) return { lo: this.memory.readWord(address), hi: 0 };
-    return { lo: this.memory.readWord(address), hi: this.memory.readWord(address + 4) };
   }
 
   private write(address: number, physical: number, flags: number, hiFlags: number): void {

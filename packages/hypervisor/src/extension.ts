@@ -42,17 +42,21 @@ export type EntryFlush = (typeof EntryFlush)[keyof typeof EntryFlush];
 export type ExitEvent =
   /** A second-stage fault (AMD #VMEXIT(NPF); Intel EPT violation or misconfiguration). */
   | { readonly kind: 'nested-fault'; readonly fault: NestedFault }
-  /** An intercepted exception: `vector` (14 for #PF), its error code, and for #PF the faulting linear address. */
+  /**
+   * An intercepted exception: `vector` (14 for #PF), its error code, and for #PF the faulting linear
+   * address (bits 31:0 in `addressLo`, 63:32 in `addressHi`).
+   */
   | {
       readonly kind: 'exception';
       readonly vector: number;
       readonly errorCode: number;
-      readonly address: bigint;
+      readonly addressLo: number;
+      readonly addressHi: number;
     }
   /** An intercepted MOV to CR`cr` from general-purpose register `gpr` (0 = rAX … 15 = r15). */
   | { readonly kind: 'cr-write'; readonly cr: number; readonly gpr: number }
-  /** An intercepted INVLPG of linear address `linear`. */
-  | { readonly kind: 'invlpg'; readonly linear: bigint }
+  /** An intercepted INVLPG of a linear address (bits 31:0 in `linearLo`, 63:32 in `linearHi`). */
+  | { readonly kind: 'invlpg'; readonly linearLo: number; readonly linearHi: number }
   /** A hypercall: AMD VMMCALL, Intel VMCALL. */
   | { readonly kind: 'hypercall' };
 

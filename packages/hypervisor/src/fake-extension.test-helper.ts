@@ -1,4 +1,4 @@
-import { Perm, type WalkTrace } from '@hvsim/cpu-core';
+import { linearToBigInt, Perm, type WalkTrace } from '@hvsim/cpu-core';
 import { NestedAccess, NestedFault, NestedFaultKind, type NestedStage } from '@hvsim/mmu-nested';
 import type {
   BackingPageSize,
@@ -101,8 +101,12 @@ export class FakeExtension implements VirtualizationExtension {
   describeExit(event: ExitEvent): ExitReport {
     if (event.kind === 'nested-fault') return this.exitOf(event.fault);
     const info1 =
-      event.kind === 'exception' ? BigInt(event.errorCode) : event.kind === 'invlpg' ? event.linear : 0n;
-    const info2 = event.kind === 'exception' ? event.address : 0n;
+      event.kind === 'exception'
+        ? BigInt(event.errorCode)
+        : event.kind === 'invlpg'
+          ? linearToBigInt(event.linearLo, event.linearHi)
+          : 0n;
+    const info2 = event.kind === 'exception' ? linearToBigInt(event.addressLo, event.addressHi) : 0n;
     return { code: 0, name: event.kind, info1, info2, missingMapping: false };
   }
 }

@@ -254,7 +254,9 @@ export class ShadowPaging implements PagingBackend {
     writable: boolean,
   ): void {
     const gpaFrame = g.physical - (g.physical % 0x1000);
-    const linear = linearToBigInt((lo & 0xffff_f000) >>> 0, h);
+    const page = (lo & 0xffff_f000) >>> 0;
+    // A number while exact (below 2^53: every address of the lower half), a BigInt above.
+    const linear = h < 0x20_0000 ? h * TWO_32 + page : linearToBigInt(page, h);
     let flags = PteFlag.P | PteFlag.A | PteFlag.D;
     if (writable) flags |= PteFlag.RW;
     if ((g.perms & Perm.User) !== 0) flags |= PteFlag.US;
@@ -390,6 +392,14 @@ class ShadowVcpuPaging implements VcpuPaging {
   private readonly mmus: MmusByCpu<ShadowMmu>;
   /** The report of an exit a handler surfaced during the current access. */
   private surfaced: ExitReport | null = null;
+  /** The #PF exits' event, filled in place for each (the extension reads it and keeps nothing of it). */
+  private readonly pfEvent = {
+    kind: 'exception' as const,
+    vector: 14,
+    errorCode: 0,
+    addressLo: 0,
+    addressHi: 0,
+  };
 
   constructor(shadow: ShadowPaging, vcpu: PagingVcpu, port: ExitPort) {
     this.shadow = shadow;
@@ -469,12 +479,11 @@ class ShadowVcpuPaging implements VcpuPaging {
       shadow.vm.guestMemory.writeWord(gpa, value);
       return;
     }
-    const exit = this.port.takeExit(ExitKind.PageTableWrite, {
-      kind: 'exception',
-      vector: 14,
-      errorCode: PfError.P | PfError.W,
-      address: BigInt(gpa),
-    });
+    const event = this.pfEvent;
+    event.errorCode = PfError.P | PfError.W;
+    event.addressLo = gpa % TWO_32;
+    event.addressHi = Math.floor(gpa / TWO_32);
+    const exit = this.port.takeExit(ExitKind.PageTableWrite, event);
     if (exit.action !== ExitAction.Resume) shadow.emulateTableWrite(gpa, value);
     this.port.resume();
   }
@@ -504,10 +513,9 @@ class ShadowVcpuPaging implements VcpuPaging {
     const state = this.vcpu.state;
     const h = state.lma ? (hi ?? Math.floor(lo / TWO_32)) : 0;
     const l = hi === undefined ? lo % TWO_32 : lo;
-    const linear = linearToBigInt(l, h);
-    const exit = this.port.takeExit(ExitKind.Invlpg, { kind: 'invlpg', linear });
+    const exit = this.port.takeExit(ExitKind.Invlpg, { kind: 'invlpg', linearLo: l, linearHi: h });
     if (exit.action !== ExitAction.Resume && this.root !== null)
-      this.shadow.invalidateLinear(this.root, linear, linearPageNumber(l, h, state));
+      this.shadow.invalidateLinear(this.root, linearToBigInt(l, h), linearPageNumber(l, h, state));
     this.port.resume();
   }
 
@@ -579,12 +587,11 @@ class ShadowVcpuPaging implements VcpuPaging {
     // The software walk writes into the translation's walk result (the shadow walk's is spent).
     const g = out.guest;
     const status = this.walker.walk(lo, h, access, privilege, g);
-    const event = {
-      kind: 'exception',
-      vector: 14,
-      errorCode: out.errorCode,
-      address: linearToBigInt(lo, h),
-    } as const;
+    // The #PF the guest caused, as the exits report it (one reused event: describeExit keeps none of it).
+    const event = this.pfEvent;
+    event.errorCode = out.errorCode;
+    event.addressLo = lo;
+    event.addressHi = h;
     if (status !== WalkStatus.Ok) {
       const exit = port.takeExit(ExitKind.GuestPageFault, event);
       port.resume();

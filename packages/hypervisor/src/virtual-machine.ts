@@ -528,16 +528,20 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     this.exitToHost(cpu, kind);
     host.stats.cycles += host.costs.exitHandling;
     const exit = new VmExit(kind, report, args);
-    for (const handlers of [this.vm.exitHandlers, this.hostHandlers]) {
-      for (const handler of handlers) {
-        const action = handler(this, exit) ?? ExitAction.Default;
-        if (action !== ExitAction.Default) {
-          exit.action = action;
-          return exit;
-        }
+    if (!this.decide(this.vm.exitHandlers, exit)) this.decide(this.hostHandlers, exit);
+    return exit;
+  }
+
+  /** Runs `handlers` on `exit` until one decides (Resume or Surface); returns whether one did. */
+  private decide(handlers: readonly ExitHandler[], exit: VmExit): boolean {
+    for (let i = 0; i < handlers.length; i++) {
+      const action = handlers[i](this, exit) ?? ExitAction.Default;
+      if (action !== ExitAction.Default) {
+        exit.action = action;
+        return true;
       }
     }
-    return exit;
+    return false;
   }
 
   /** `ExitPort.resume`: re-enters guest mode after an exit (VMRUN / VM entry), with `flush`. */

@@ -1,4 +1,11 @@
-import type { AccessKind, ControlRegisters, CpuState, Privilege, Segment } from '@hvsim/cpu-core';
+import {
+  type AccessKind,
+  type ControlRegisters,
+  type CpuState,
+  linearToBigInt,
+  type Privilege,
+  type Segment,
+} from '@hvsim/cpu-core';
 import { TranslateStatus, Translation } from '@hvsim/mmu-nested';
 
 /** A VM exit as the vendor reports it: the exit code (AMD EXITCODE, Intel basic exit reason) and its information. */
@@ -20,6 +27,65 @@ export interface ExitReport {
    */
   readonly interruptionInfo?: number;
   readonly interruptionErrorCode?: number;
+}
+
+/**
+ * An `ExitReport` that holds its two 64-bit fields as 32-bit halves and makes the BigInts `info1` and
+ * `info2` only when they are read (to print or compare an exit): taking an exit allocates no BigInt.
+ * What the vendor extensions return.
+ */
+export class ExitRecord implements ExitReport {
+  readonly code: number;
+  readonly name: string;
+  /** `info1`, bits 31:0 and 63:32. */
+  readonly info1Lo: number;
+  readonly info1Hi: number;
+  /** `info2`, bits 31:0 and 63:32. */
+  readonly info2Lo: number;
+  readonly info2Hi: number;
+  readonly missingMapping: boolean;
+  readonly interruptionInfo?: number;
+  readonly interruptionErrorCode?: number;
+
+  /**
+   * `info1` and `info2` as halves (each half an unsigned or signed 32-bit value), or `info2Lo` a
+   * number up to 2^53 with `info2Hi` 0 (a guest-physical address).
+   */
+  constructor(
+    code: number,
+    name: string,
+    info1Lo: number,
+    info1Hi: number,
+    info2Lo: number,
+    info2Hi: number,
+    missingMapping: boolean,
+    interruption?: { readonly info: number; readonly errorCode: number },
+  ) {
+    this.code = code;
+    this.name = name;
+    this.info1Lo = info1Lo;
+    this.info1Hi = info1Hi;
+    this.info2Lo = info2Lo;
+    this.info2Hi = info2Hi;
+    this.missingMapping = missingMapping;
+    if (interruption !== undefined) {
+      this.interruptionInfo = interruption.info;
+      this.interruptionErrorCode = interruption.errorCode;
+    }
+  }
+
+  get info1(): bigint {
+    return halvesToBigInt(this.info1Lo, this.info1Hi);
+  }
+
+  get info2(): bigint {
+    return halvesToBigInt(this.info2Lo, this.info2Hi);
+  }
+}
+
+function halvesToBigInt(lo: number, hi: number): bigint {
+  if (hi === 0 && lo >= 0) return BigInt(lo); // includes a number up to 2^53 in lo alone
+  return linearToBigInt(lo >>> 0, hi >>> 0);
 }
 
 /** The outcome of a guest access, written into a caller-owned object. */

@@ -10,7 +10,7 @@
 /** Cycle costs with their sources. */
 export { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
 /** The seam a guest runs on, and the outcome of one access. */
-export { accessSegmented, type ExitReport, GuestAccess, type GuestCpu } from './guest-cpu.js';
+export { accessSegmented, ExitRecord, type ExitReport, GuestAccess, type GuestCpu } from './guest-cpu.js';
 /** The bare-metal baseline. */
 export { NativeCpu, NativeMachine, type NativeMachineOptions } from './native-machine.js';
 /** What a run did, counted. */

@@ -28,7 +28,8 @@ describe('SvmExtension.describeExit', () => {
       kind: 'exception',
       vector: 14,
       errorCode: 7,
-      address: 0xffff_8000_0000_1000n,
+      addressLo: 0x1000,
+      addressHi: 0xffff_8000,
     });
     expect(r).toMatchObject({ code: 0x4e, name: 'EXCP_PF', info1: 7n, info2: 0xffff_8000_0000_1000n });
   });
@@ -42,11 +43,11 @@ describe('SvmExtension.describeExit', () => {
     expect(svm.describeExit({ kind: 'cr-write', cr: 0, gpr: 0 }).code).toBe(0x10);
     const old = new SvmExtension({ capabilities: { features: { DecodeAssists: false } } });
     expect(old.describeExit({ kind: 'cr-write', cr: 3, gpr: 2 }).info1).toBe(0n);
-    expect(old.describeExit({ kind: 'invlpg', linear: 0x1234n }).info1).toBe(0n);
+    expect(old.describeExit({ kind: 'invlpg', linearLo: 0x1234, linearHi: 0 }).info1).toBe(0n);
   });
 
   it('INVLPG is 79h with the address, VMMCALL 81h, NPF 400h', () => {
-    expect(svm.describeExit({ kind: 'invlpg', linear: 0x7000_1234n })).toMatchObject({
+    expect(svm.describeExit({ kind: 'invlpg', linearLo: 0x7000_1234, linearHi: 0 })).toMatchObject({
       code: 0x79,
       info1: 0x7000_1234n,
     });

@@ -4,11 +4,11 @@ import {
   type CpuTranslationCaches,
   EntryFlush,
   type ExitEvent,
-  type ExitReport,
   type NestedTables,
   type VirtualizationExtension,
 } from '@hvsim/hypervisor';
 import { type NestedFault, NestedFaultKind, type NestedStage } from '@hvsim/mmu-nested';
+import { ExitRecord, type ExitReport } from '@hvsim/platform';
 import { tagTableOf } from '@hvsim/tlb-tagged';
 import { invlpga } from './invlpga.js';
 import { DEFAULT_HOST_PAGING, type HostPagingState, NptStage, VMEXIT_NPF } from './npt-stage.js';
@@ -20,8 +20,8 @@ import {
 import { applyTlbControl, TlbControl } from './tlb-control.js';
 import { crWriteExitCode, exceptionExitCode, VmExitCode, vmExitCodeName } from './vmexit-code.js';
 
-/** EXITINFO1 bit 63 of a MOV CRx intercept with decode assists: the instruction was a MOV (APM vol. 2 §15.8.1). */
-const CR_MOV_VALID = 1n << 63n;
+/** EXITINFO1 bit 63 (bit 31 of the high half) of a MOV CRx intercept with decode assists: the instruction was a MOV (APM vol. 2 §15.8.1). */
+const CR_MOV_VALID_HI = 0x8000_0000;
 
 /** Nested tables in the host's 4-level format, every page user, writable and executable (NPT, APM vol. 2 §15.25). */
 class NptTables implements NestedTables {
@@ -139,47 +139,59 @@ export class SvmExtension implements VirtualizationExtension {
         return this.exitOf(event.fault);
       case 'exception': {
         const code = exceptionExitCode(event.vector);
-        return {
+        // EXITINFO1: the error code; EXITINFO2: for #PF the faulting address (APM vol. 2 §15.12).
+        const pf = event.vector === 14;
+        return new ExitRecord(
           code,
-          name: vmExitCodeName(code),
-          info1: BigInt(event.errorCode >>> 0),
-          info2: event.vector === 14 ? event.address : 0n,
-          missingMapping: false,
-        };
+          vmExitCodeName(code),
+          event.errorCode >>> 0,
+          0,
+          pf ? event.addressLo : 0,
+          pf ? event.addressHi : 0,
+          false,
+        );
       }
       case 'cr-write': {
         const code = crWriteExitCode(event.cr);
-        return {
+        // With decode assists: bit 63 (a MOV) and the GPR number in bits 3:0 (APM vol. 2 §15.8.1).
+        return new ExitRecord(
           code,
-          name: vmExitCodeName(code),
-          info1: decode ? CR_MOV_VALID | BigInt(event.gpr & 0xf) : 0n,
-          info2: 0n,
-          missingMapping: false,
-        };
+          vmExitCodeName(code),
+          decode ? event.gpr & 0xf : 0,
+          decode ? CR_MOV_VALID_HI : 0,
+          0,
+          0,
+          false,
+        );
       }
       case 'invlpg':
-        return {
-          code: VmExitCode.INVLPG,
-          name: 'INVLPG',
-          info1: decode ? event.linear : 0n,
-          info2: 0n,
-          missingMapping: false,
-        };
+        // With decode assists EXITINFO1 holds the linear address (APM vol. 2 §15.8.3).
+        return new ExitRecord(
+          VmExitCode.INVLPG,
+          'INVLPG',
+          decode ? event.linearLo : 0,
+          decode ? event.linearHi : 0,
+          0,
+          0,
+          false,
+        );
       case 'hypercall':
-        return { code: VmExitCode.VMMCALL, name: 'VMMCALL', info1: 0n, info2: 0n, missingMapping: false };
+        return new ExitRecord(VmExitCode.VMMCALL, 'VMMCALL', 0, 0, 0, 0, false);
     }
   }
 
   exitOf(fault: NestedFault): ExitReport {
     if (fault.kind !== NestedFaultKind.NestedPageFault)
       throw new Error('an SVM stage reported a non-NPF fault');
-    return {
-      code: VMEXIT_NPF,
-      name: 'NPF',
-      info1: (BigInt(fault.infoHi) << 32n) | BigInt(fault.infoLo >>> 0),
-      info2: BigInt(fault.guestPhysical),
+    return new ExitRecord(
+      VMEXIT_NPF,
+      'NPF',
+      fault.infoLo >>> 0,
+      fault.infoHi >>> 0,
+      fault.guestPhysical,
+      0,
       // EXITINFO1 bit 0 clear: the nested entry was not present (§15.25.6).
-      missingMapping: (fault.infoLo & 1) === 0,
-    };
+      (fault.infoLo & 1) === 0,
+    );
   }
 }

@@ -17,7 +17,13 @@ describe('VmxExtension.describeExit', () => {
   const vmx = new VmxExtension();
 
   it('a #PF is exception or NMI (0): qualification = the linear address, error code in the interruption fields', () => {
-    const r = vmx.describeExit({ kind: 'exception', vector: 14, errorCode: 5, address: 0x40_1000n });
+    const r = vmx.describeExit({
+      kind: 'exception',
+      vector: 14,
+      errorCode: 5,
+      addressLo: 0x40_1000,
+      addressHi: 0,
+    });
     expect(r).toMatchObject({
       code: 0,
       info1: 0x40_1000n,
@@ -32,7 +38,7 @@ describe('VmxExtension.describeExit', () => {
   });
 
   it('INVLPG is 14 with the operand, VMCALL 18, EPT violation 48, EPT misconfiguration 49', () => {
-    expect(vmx.describeExit({ kind: 'invlpg', linear: 0xffff_8000_0000_0000n })).toMatchObject({
+    expect(vmx.describeExit({ kind: 'invlpg', linearLo: 0, linearHi: 0xffff_8000 })).toMatchObject({
       code: 14,
       info1: 0xffff_8000_0000_0000n,
     });

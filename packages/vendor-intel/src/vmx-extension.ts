@@ -4,11 +4,11 @@ import {
   type CpuTranslationCaches,
   EntryFlush,
   type ExitEvent,
-  type ExitReport,
   type NestedTables,
   type VirtualizationExtension,
 } from '@hvsim/hypervisor';
 import { type NestedFault, NestedFaultKind, type NestedStage } from '@hvsim/mmu-nested';
+import { ExitRecord, type ExitReport } from '@hvsim/platform';
 import { ASID_NONE, flushTargets, tagTableOf } from '@hvsim/tlb-tagged';
 import { EptBuilder } from './ept-builder.js';
 import { EptStage } from './ept-stage.js';
@@ -180,37 +180,37 @@ export class VmxExtension implements VirtualizationExtension {
       case 'exception': {
         const hardwareException = 3 << 8;
         // #DF, #TS, #NP, #SS, #GP, #PF and #AC deliver an error code (SDM vol. 3A §6.13).
-        const hasErrorCode = [8, 10, 11, 12, 13, 14, 17].includes(event.vector);
-        const info = (event.vector | hardwareException | (hasErrorCode ? 1 << 11 : 0) | 0x8000_0000) >>> 0;
-        return {
-          code: VmxExitReason.ExceptionOrNmi,
-          name: 'exception or NMI',
-          info1: event.vector === 14 ? event.address : 0n,
-          info2: 0n,
-          missingMapping: false,
-          interruptionInfo: info,
-          interruptionErrorCode: hasErrorCode ? event.errorCode >>> 0 : 0,
-        };
+        const vector = event.vector;
+        const hasErrorCode = vector === 8 || (vector >= 10 && vector <= 14) || vector === 17;
+        const info = (vector | hardwareException | (hasErrorCode ? 1 << 11 : 0) | 0x8000_0000) >>> 0;
+        // The exit qualification of a #PF is the faulting linear address.
+        const pf = vector === 14;
+        return new ExitRecord(
+          VmxExitReason.ExceptionOrNmi,
+          'exception or NMI',
+          pf ? event.addressLo : 0,
+          pf ? event.addressHi : 0,
+          0,
+          0,
+          false,
+          { info, errorCode: hasErrorCode ? event.errorCode >>> 0 : 0 },
+        );
       }
       case 'cr-write':
-        return {
-          code: VmxExitReason.ControlRegisterAccess,
-          name: 'control-register access',
-          // Access type 0 (MOV to CR) in bits 5:4.
-          info1: BigInt((event.cr & 0xf) | ((event.gpr & 0xf) << 8)),
-          info2: 0n,
-          missingMapping: false,
-        };
+        // Access type 0 (MOV to CR) in bits 5:4.
+        return new ExitRecord(
+          VmxExitReason.ControlRegisterAccess,
+          'control-register access',
+          (event.cr & 0xf) | ((event.gpr & 0xf) << 8),
+          0,
+          0,
+          0,
+          false,
+        );
       case 'invlpg':
-        return {
-          code: VmxExitReason.Invlpg,
-          name: 'INVLPG',
-          info1: event.linear,
-          info2: 0n,
-          missingMapping: false,
-        };
+        return new ExitRecord(VmxExitReason.Invlpg, 'INVLPG', event.linearLo, event.linearHi, 0, 0, false);
       case 'hypercall':
-        return { code: VmxExitReason.Vmcall, name: 'VMCALL', info1: 0n, info2: 0n, missingMapping: false };
+        return new ExitRecord(VmxExitReason.Vmcall, 'VMCALL', 0, 0, 0, 0, false);
     }
   }
 
@@ -233,24 +233,27 @@ export class VmxExtension implements VirtualizationExtension {
 
   exitOf(fault: NestedFault): ExitReport {
     if (fault.kind === NestedFaultKind.EptMisconfiguration) {
-      return {
-        code: VmxExitReason.EptMisconfiguration,
-        name: 'EPT misconfiguration',
-        info1: 0n,
-        info2: BigInt(fault.guestPhysical),
-        missingMapping: false,
-      };
+      return new ExitRecord(
+        VmxExitReason.EptMisconfiguration,
+        'EPT misconfiguration',
+        0,
+        0,
+        fault.guestPhysical,
+        0,
+        false,
+      );
     }
     if (fault.kind !== NestedFaultKind.EptViolation) throw new Error('a VMX stage reported a non-EPT fault');
-    const qualification = (BigInt(fault.infoHi) << 32n) | BigInt(fault.infoLo >>> 0);
-    return {
-      code: VmxExitReason.EptViolation,
-      name: 'EPT violation',
-      info1: qualification,
-      info2: BigInt(fault.guestPhysical),
+    return new ExitRecord(
+      VmxExitReason.EptViolation,
+      'EPT violation',
+      fault.infoLo >>> 0,
+      fault.infoHi >>> 0,
+      fault.guestPhysical,
+      0,
       // Bits 3-6 clear: some entry of the walk grants nothing, i.e. was not present (Table 28-7).
-      missingMapping: (fault.infoLo & 0x78) === 0,
-    };
+      (fault.infoLo & 0x78) === 0,
+    );
   }
 
   private flushVpidZero(caches: CpuTranslationCaches): void {

@@ -19,6 +19,7 @@ import { GuestCounters } from './counters.js';
 import { DIGEST_SEED, mixNumber, mixWord } from './digest.js';
 import { GuestFrames } from './guest-frames.js';
 import {
+  entriesAt,
   entryAddressField,
   isLeaf,
   SoftBit,
@@ -767,21 +768,34 @@ export class GuestOs {
     return tables;
   }
 
-  /** Frees every frame and table of `tables`; table frames are zeroed first, so free frames read zero. */
+  /**
+   * Frees every frame and table of `tables`. Each table is read once, entry by entry: a leaf's frame
+   * is released, a table below is freed first, and every non-zero word is zeroed as the kernel clears
+   * a page table before freeing it, so free frames read zero.
+   */
   private teardown(tables: PageTableBuilder): void {
-    const format = this.format;
-    walkTables(this.memory, format, tables.root, 0, Number.MAX_SAFE_INTEGER, {
-      leaf: (_entry, lo, hi, _vpn, level) => {
-        this.frames.release(entryAddressField(format, lo, hi, level > 1));
-      },
-      table: (_entry, _lo, _hi, table) => this.freeTable(table),
-    });
-    this.freeTable(tables.root);
+    this.freeTree(tables.root, this.format.levels);
   }
 
-  private freeTable(table: number): void {
+  private freeTree(table: number, level: number): void {
+    const format = this.format;
     const memory = this.memory;
-    for (let a = table; a < table + PAGE; a += 4) if (memory.readWord(a) !== 0) memory.writeWord(a, 0);
+    const wide = format.wide;
+    const bytes = wide ? 8 : 4;
+    const end = table + entriesAt(format, level) * bytes;
+    for (let address = table; address < end; address += bytes) {
+      const lo = memory.readWord(address);
+      // Every entry this kernel writes has P or U/S in its low half (leafFlags, the builder's table
+      // entries) and is cleared in both halves at once, so a zero low half is an empty entry.
+      if (lo === 0) continue;
+      const hi = wide ? memory.readWord(address + 4) : 0;
+      if ((lo & (PteFlag.P | SoftBit.ProtNone)) !== 0) {
+        if (isLeaf(format, level, lo)) this.frames.release(entryAddressField(format, lo, hi, level > 1));
+        else if ((lo & PteFlag.P) !== 0) this.freeTree(entryAddressField(format, lo, hi, false), level - 1);
+      }
+      memory.writeWord(address, 0);
+      if (hi !== 0) memory.writeWord(address + 4, 0);
+    }
     this.frames.release(table);
   }
 
