@@ -428,7 +428,9 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
 
   /** Reads the 32-bit word at guest-physical `gpa` through the VM's backing (0 where nothing is backed yet). */
   readPhysical(gpa: number): number {
-    return this.vm.guestMemory.readWord(gpa);
+    const vm = this.vm;
+    const hpa = vm.hostAddressOf(gpa);
+    return hpa < 0 ? 0 : vm.host.memory.readWord(hpa);
   }
 
   /**
