@@ -45,12 +45,26 @@ export function longModeGuest(cpu: GuestCpu, g: GuestLoop): { run: () => void; o
   });
   const out = new GuestAccess();
   const first = g.base + (g.offset ?? 0);
-  const run = () => {
-    for (let i = 0; i < g.pages; i++) cpu.access(first + i * step, g.access, out);
-  };
+  // Each guest's loop is compiled from its own source text (a unique comment defeats V8's compilation
+  // cache), as lookup.bench.ts in tlb-tagged does, so no two benchmark cases share the type feedback
+  // of the `cpu.access` call site: a simulator runs one platform, whose calls stay monomorphic.
+  const run = new Function(
+    'cpu',
+    'out',
+    'first',
+    'step',
+    'pages',
+    'access',
+    `// guest loop ${loopId++}
+    return function guestLoop() {
+      for (let i = 0; i < pages; i++) cpu.access(first + i * step, access, out);
+    };`,
+  )(cpu, out, first, step, g.pages, g.access) as () => void;
   run();
   return { run, out };
 }
+
+let loopId = 0;
 
 /** A vCPU of a fresh VM of `paging` on a one-CPU host, running on that CPU. */
 export function hostedVcpu(
