@@ -64,6 +64,23 @@ describe.concurrent('hvsim translate', () => {
     expect(stderr).toBe(`hvsim: ${file}: accesses[2].cpl: expected 0, 1, 2 or 3, got 4\n`);
   });
 
+  it('warns about a misspelled field on stderr and still runs; --strict rejects it', async () => {
+    const file = join(work, 'typo.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(example.path, 'utf8')), rflgs: '0x2' }));
+    const loose = await hvsim(['translate', file]);
+    expect(loose.code).toBe(0);
+    expect(compareResults(expected, parseResult(loose.stdout))).toEqual([]);
+    expect(loose.stderr).toBe(
+      `hvsim: warning: ${file}: rflgs: unknown field, ignored (spec/scenario.md: readers ignore fields they do not know)\n`,
+    );
+    const strict = await hvsim(['translate', '--strict', file]);
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toBe('');
+    expect(strict.stderr).toBe(
+      `hvsim: ${file}: rflgs: unknown field (strict reading rejects fields the format does not define)\n`,
+    );
+  });
+
   it('gives the line and column of invalid JSON, from a file or standard input', async () => {
     const { code, stderr } = await hvsim(
       ['translate', '-'],

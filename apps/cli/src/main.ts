@@ -22,6 +22,7 @@ const STDIN = '<stdin>';
 interface TranslateOptions {
   readonly example?: string;
   readonly explain?: boolean;
+  readonly strict?: boolean;
   readonly output?: string;
 }
 
@@ -55,6 +56,10 @@ function buildProgram(): Command {
     .argument('[file]', 'the scenario file, or - for standard input')
     .option('--example <name>', 'run a bundled example instead (see "hvsim examples")')
     .option('--explain', "add each access's page-walk memory references to the result")
+    .option(
+      '--strict',
+      'reject a scenario with fields the format does not define (default: warn and ignore them)',
+    )
     .option('-o, --output <file>', 'write the result to a file instead of standard output')
     .action(async (file: string | undefined, options: TranslateOptions, command: Command) => {
       if ((file === undefined) === (options.example === undefined)) {
@@ -62,7 +67,7 @@ function buildProgram(): Command {
           code: 'hvsim.usage',
         });
       }
-      const { scenario, source } = await loadScenario(file, options.example);
+      const { scenario, source } = await loadScenario(file, options.example, options.strict === true);
       let text: string;
       try {
         text = serializeResult(runScenario(scenario, { explain: options.explain === true }));
@@ -127,7 +132,13 @@ function buildProgram(): Command {
 async function loadScenario(
   file: string | undefined,
   example: string | undefined,
+  strict = false,
 ): Promise<{ scenario: Scenario; source: string }> {
+  // Unknown fields are ignored with a warning on standard error (spec/scenario.md), or rejected.
+  const options = {
+    strict,
+    onWarning: (message: string) => process.stderr.write(`hvsim: warning: ${message}\n`),
+  };
   if (example !== undefined) {
     try {
       return { scenario: loadBundledScenario(example), source: example };
@@ -135,7 +146,7 @@ async function loadScenario(
       throw new CliError((error as Error).message);
     }
   }
-  if (file === '-') return { scenario: parseScenario(await readStdin(), STDIN), source: STDIN };
+  if (file === '-') return { scenario: parseScenario(await readStdin(), STDIN, options), source: STDIN };
   const path = file as string;
   let text: string;
   try {
@@ -143,7 +154,7 @@ async function loadScenario(
   } catch (error) {
     throw new CliError(`cannot read ${path}: ${describeFsError(error)}`);
   }
-  return { scenario: parseScenario(text, path), source: path };
+  return { scenario: parseScenario(text, path, options), source: path };
 }
 
 async function readStdin(): Promise<string> {

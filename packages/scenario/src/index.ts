@@ -25,7 +25,7 @@ export {
   type ScenarioMachineCaches,
 } from './scenario-machine.js';
 /** Reading and validating `hvsim.scenario/1` documents, with the spec's defaults. */
-export { parseScenario, readScenario, SCENARIO_DEFAULTS } from './scenario-reader.js';
+export { parseScenario, type ReadOptions, readScenario, SCENARIO_DEFAULTS } from './scenario-reader.js';
 /** The parsed documents. */
 export {
   type AccessName,

@@ -129,9 +129,29 @@ describe('readScenario: the format (spec/scenario.md, Compatibility)', () => {
     doc.comment = 'from a later minor version';
     doc.guest.cr8 = '0x0';
     doc.accesses[0].size = 8;
-    const scenario = readScenario(doc);
+    const warnings: string[] = [];
+    const scenario = readScenario(doc, undefined, { onWarning: (m) => warnings.push(m) });
     expect(scenario.accesses[0]).toEqual({ address: 0n, access: 'read', cpl: 0 });
     expect(Object.keys(scenario.guest).sort()).toEqual(['cr0', 'cr3', 'cr4', 'efer', 'rflags']);
+    // Each ignored field is named by its JSON path, in document order.
+    expect(warnings.map((w) => w.split(':')[0])).toEqual(['guest.cr8', 'accesses[0].size', 'comment']);
+  });
+
+  it('warns about a misspelled optional field, naming the file, and rejects it when strict', () => {
+    const doc = base();
+    doc.cpu = { maxPhysicalAdressBits: 40 };
+    const warnings: string[] = [];
+    readScenario(doc, 'typo.json', { onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual([
+      'typo.json: cpu.maxPhysicalAdressBits: unknown field, ignored (spec/scenario.md: readers ignore fields they do not know)',
+    ]);
+    expect(() => readScenario(doc, 'typo.json', { strict: true })).toThrow(
+      'typo.json: cpu.maxPhysicalAdressBits: unknown field (strict reading rejects fields the format does not define)',
+    );
+    // A document with only known fields warns about nothing, strict or not.
+    const clean: string[] = [];
+    readScenario(base(), 'ok.json', { strict: true, onWarning: (m) => clean.push(m) });
+    expect(clean).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@ import { controlRegisterProblem, PagingMode, pagingModeOf } from '@hvsim/cpu-cor
 import { DocumentError, type DocumentIssue, describeValue } from '@hvsim/errors';
 import { z } from 'zod';
 import { parseJsonText } from './json-text.js';
-import { checkFormat, documentIssues, expecting, hex64, memoryRuns } from './schema-parts.js';
+import { checkFormat, documentIssues, expecting, hex64, memoryRuns, unknownFields } from './schema-parts.js';
 import {
   type Cpl,
   type CpuConfig,
@@ -84,23 +84,57 @@ const scenarioSchema = z.object({
  * message. Throws `DocumentError` for invalid JSON (with its line and column), an unknown format, a
  * missing or malformed field, or settings no CPU can be in; see `readScenario`.
  */
-export function parseScenario(text: string, source?: string): Scenario {
-  return readScenario(parseJsonText(text, source), source);
+export function parseScenario(text: string, source?: string, options?: ReadOptions): Scenario {
+  return readScenario(parseJsonText(text, source), source, options);
+}
+
+/** How a reader treats fields the format does not define. */
+export interface ReadOptions {
+  /**
+   * Reject a document with unknown fields (a `DocumentError` naming each by JSON path), instead of
+   * ignoring them as spec/scenario.md requires of a reader, so that a misspelled optional field
+   * (`maxPhysicalAdressBits`) cannot go unnoticed. Default false.
+   */
+  readonly strict?: boolean;
+  /**
+   * Told about each unknown field when not strict, one message naming it by JSON path (default:
+   * `console.warn`, standard error under Node).
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
  * Validates an already-parsed JSON value as an `hvsim.scenario/1` document (spec/scenario.md,
- * Compatibility) and returns it with bigints and defaults. Unknown fields are ignored. Beyond the
+ * Compatibility) and returns it with bigints and defaults. Unknown fields are ignored, with a warning
+ * naming each (`options.onWarning`), or rejected with `options.strict`. Beyond the
  * format, it rejects settings no CPU can be in: control registers with reserved bits set or in a
  * combination the architecture forbids, MAXPHYADDR outside 32..52, memory runs that overlap or lie
  * beyond MAXPHYADDR, table roots beyond MAXPHYADDR, an invalid EPTP, and linear addresses wider than
  * 32 bits outside 4- and 5-level paging.
  */
-export function readScenario(json: unknown, source?: string): Scenario {
+export function readScenario(json: unknown, source?: string, options: ReadOptions = {}): Scenario {
   const document = checkFormat(json, SCENARIO_FORMAT, source);
   const parsed = scenarioSchema.safeParse(document);
   if (!parsed.success) throw new DocumentError(documentIssues(parsed.error), source);
   const raw = parsed.data;
+  const unknown = unknownFields(document, scenarioSchema).filter((path) => path !== 'format');
+  if (unknown.length > 0) {
+    if (options.strict === true) {
+      throw new DocumentError(
+        unknown.map((path) => ({
+          path,
+          message: 'unknown field (strict reading rejects fields the format does not define)',
+        })),
+        source,
+      );
+    }
+    const warn = options.onWarning ?? ((message: string) => console.warn(message));
+    for (const path of unknown) {
+      warn(
+        `${source === undefined ? '' : `${source}: `}${path}: unknown field, ignored (spec/scenario.md: readers ignore fields they do not know)`,
+      );
+    }
+  }
 
   const cpu: CpuConfig = {
     maxPhysicalAddressBits: raw.cpu?.maxPhysicalAddressBits ?? SCENARIO_DEFAULTS.cpu.maxPhysicalAddressBits,

@@ -94,3 +94,27 @@ export function checkFormat(
   }
   return document;
 }
+
+/**
+ * The JSON paths of fields `value` has that `schema` does not describe, in document order: what a
+ * reader that ignores unknown fields (spec/scenario.md, Compatibility) warns about. Values of the
+ * wrong type are the schema's to report; only objects the schema describes as objects are searched.
+ */
+export function unknownFields(value: unknown, schema: z.ZodType, path: PropertyKey[] = []): string[] {
+  let s: z.ZodType = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
+  if (s instanceof z.ZodObject && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const shape = s.shape as Record<string, z.ZodType>;
+    const found: string[] = [];
+    for (const [key, field] of Object.entries(value)) {
+      const known = Object.hasOwn(shape, key) ? shape[key] : undefined;
+      if (known === undefined) found.push(formatPath([...path, key]));
+      else found.push(...unknownFields(field, known, [...path, key]));
+    }
+    return found;
+  }
+  if (s instanceof z.ZodArray && Array.isArray(value)) {
+    return value.flatMap((item, i) => unknownFields(item, s.element as z.ZodType, [...path, i]));
+  }
+  return [];
+}
