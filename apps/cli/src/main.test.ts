@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,5 +209,24 @@ describe.concurrent('hvsim examples', () => {
     const unknown = await hvsim(['translate', '--example', 'nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^hvsim: no bundled example named "nope"; there are: accessed-dirty, /);
+  });
+});
+
+describe('a closed pipe', () => {
+  it('ends the command quietly, exit code 0, as `hvsim examples | head -1` needs', async () => {
+    // The reading end is closed before the command writes anything, so every write meets EPIPE.
+    const child = spawn(process.execPath, ['scripts/hvsim.mjs', 'examples'], {
+      cwd: cliDir,
+      env: { ...process.env, HVSIM_DEBUG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });

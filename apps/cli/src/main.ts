@@ -183,4 +183,13 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// A closed pipe (`hvsim examples | head -1`) ends the command quietly, as SIGPIPE ends a C program:
+// nobody reads what is left to print. Any other stream error is a fault.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2));
