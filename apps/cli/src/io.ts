@@ -5,6 +5,9 @@ import { basename, dirname, join } from 'node:path';
 /** A failure whose message is for the user as it stands: printed without a stack trace. */
 export class CliError extends Error {}
 
+/** A command line that asks for something contradictory: printed like a CliError, exit code 2. */
+export class UsageError extends CliError {}
+
 /**
  * Writes `text` to `path` through a temporary file in the same folder and a rename, so a reader
  * never sees a half-written result and a failure leaves nothing behind.

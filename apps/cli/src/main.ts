@@ -6,7 +6,8 @@ import { listBundledScenarios, loadBundledScenario } from '@hvsim/scenario/node'
 import { renderWalkHtml } from '@hvsim/walk-view';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { addConvertCommand } from './convert-command.js';
-import { CliError, describeFsError, writeAtomically } from './io.js';
+import { CliError, describeFsError, UsageError, writeAtomically } from './io.js';
+import { once } from './options.js';
 import { addSimCommands } from './sim-commands.js';
 
 /*
@@ -48,19 +49,21 @@ function buildProgram(): Command {
     .description('Simulate x86 hardware-assisted memory virtualization: run address-translation scenarios.')
     .version(packageVersion())
     .exitOverride()
+    // One prefix for every error, usage or input: `hvsim: ...` (commander's own say `error: ...`).
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'hvsim: ')) })
     .showHelpAfterError('(run "hvsim help" for usage)');
 
   program
     .command('translate')
     .description('run an hvsim.scenario/1 document and print its hvsim.result/1 result')
     .argument('[file]', 'the scenario file, or - for standard input')
-    .option('--example <name>', 'run a bundled example instead (see "hvsim examples")')
+    .option('--example <name>', 'run a bundled example instead (see "hvsim examples")', once('--example'))
     .option('--explain', "add each access's page-walk memory references to the result")
     .option(
       '--strict',
       'reject a scenario with fields the format does not define (default: warn and ignore them)',
     )
-    .option('-o, --output <file>', 'write the result to a file instead of standard output')
+    .option('-o, --output <file>', 'write the result to a file instead of standard output', once('--output'))
     .action(async (file: string | undefined, options: TranslateOptions, command: Command) => {
       if ((file === undefined) === (options.example === undefined)) {
         command.error('error: give a scenario FILE (or - for standard input), or --example NAME', {
@@ -84,9 +87,13 @@ function buildProgram(): Command {
       "write the step-by-step view of a scenario's page walks as one self-contained HTML page (no external requests)",
     )
     .argument('[file]', 'the scenario file, or - for standard input')
-    .option('--example <name>', 'explain a bundled example instead (see "hvsim examples")')
-    .requiredOption('--html <file>', 'the HTML page to write')
-    .option('--access <n>', 'the access the page shows first, counted from 0 (default 0)', parseAccessIndex)
+    .option('--example <name>', 'explain a bundled example instead (see "hvsim examples")', once('--example'))
+    .requiredOption('--html <file>', 'the HTML page to write', once('--html'))
+    .option(
+      '--access <n>',
+      'the access the page shows first, counted from 0 (default 0)',
+      once('--access', parseAccessIndex),
+    )
     .action(async (file: string | undefined, options: ExplainOptions, command: Command) => {
       if ((file === undefined) === (options.example === undefined)) {
         command.error('error: give a scenario FILE (or - for standard input), or --example NAME', {
@@ -179,7 +186,8 @@ async function main(argv: readonly string[]): Promise<number> {
     if (process.env.HVSIM_DEBUG && error instanceof Error && !(error instanceof CliError)) {
       process.stderr.write(`${error.stack}\n`);
     }
-    return EXIT_FAILURE;
+    // Exit codes: 2 for a command line that asks for something contradictory, 1 for bad input.
+    return error instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
   }
 }
 

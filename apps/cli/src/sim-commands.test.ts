@@ -114,7 +114,29 @@ describe.concurrent('hvsim run, compare, sweep', () => {
     expect(trace.code).toBe(1);
     expect(trace.stderr).toContain('missing.lackey');
     expect([both.code, format.code, accesses.code]).toEqual([2, 2, 2]);
+    expect(both.stderr).toMatch(/^hvsim: give --workload NAME or --trace FILE, not both\n/);
     expect(none.code).toBe(1);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('never guesses: a repeated single-value option or contradictory outputs are usage errors (2), one prefix', async () => {
+    const dir = mkdtempSync(join(work, 'usage-'));
+    const [twoConfigs, twoSeeds, jsonCsv, twoSweepConfigs] = await Promise.all([
+      hvsim(['run', '--config', 'native', '--config', 'npt-2m', ...small]),
+      hvsim(['run', ...small, '--seed', '1', '--seed', '2']),
+      hvsim(['run', ...small, '--json', '--csv', '-o', join(dir, 'out.json')]),
+      hvsim(['sweep', '--config', 'native', '--config', 'npt-4k', '--set', 'tlb=zen', ...small]),
+    ]);
+    expect([twoConfigs.code, twoSeeds.code, jsonCsv.code, twoSweepConfigs.code]).toEqual([2, 2, 2, 2]);
+    expect(twoConfigs.stdout).toBe('');
+    expect(twoConfigs.stderr.split('\n')[0]).toBe(
+      "hvsim: option '--config <file|preset>' argument 'npt-2m' is invalid. --config is given twice (native and npt-2m); hvsim run runs one configuration; hvsim compare takes several",
+    );
+    expect(twoSeeds.stderr).toContain('--seed is given twice (1 and 2)');
+    expect(jsonCsv.stderr).toBe('hvsim: give --json or --csv, not both\n');
+    expect(twoSweepConfigs.stderr).toContain('--config is given twice (native and npt-4k)');
+    // Every message starts with the same prefix, usage errors included.
+    for (const r of [twoConfigs, twoSeeds, jsonCsv, twoSweepConfigs]) expect(r.stderr).toMatch(/^hvsim: /);
     expect(readdirSync(dir)).toEqual([]);
   });
 

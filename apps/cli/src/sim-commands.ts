@@ -22,7 +22,8 @@ import {
 import type { TraceFormat } from '@hvsim/traces';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { CliError, writeAtomically } from './io.js';
+import { CliError, UsageError, writeAtomically } from './io.js';
+import { once } from './options.js';
 
 /*
  * The simulation commands: run, compare, sweep, demo, presets, workloads. They read a configuration
@@ -41,7 +42,7 @@ interface WorkloadOptions {
   readonly trace?: string;
   readonly format?: TraceFormat;
   readonly accesses?: number;
-  readonly seed: number;
+  readonly seed?: number;
   readonly workers?: number;
 }
 
@@ -61,10 +62,15 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 function addWorkloadOptions(command: Command, workers: boolean): Command {
   command
-    .option('--workload <name>', 'a built-in workload (see "hvsim workloads"; default mixed)')
+    .option(
+      '--workload <name>',
+      'a built-in workload (see "hvsim workloads"; default mixed)',
+      once('--workload', undefined, 'a run has one workload'),
+    )
     .option(
       '--trace <file>',
       'a memory trace file instead (lackey text, ChampSim binary or hvsim; gzip or xz)',
+      once('--trace', undefined, 'a run reads one trace'),
     )
     .addOption(
       new Option('--format <format>', "the trace's format (default: detected from its content)").choices([
@@ -76,14 +82,18 @@ function addWorkloadOptions(command: Command, workers: boolean): Command {
     .option(
       '--accesses <n>',
       "guest accesses the workload makes (default: the workload's own)",
-      parseCount('a count'),
+      once('--accesses', parseCount('a count')),
     )
-    .option('--seed <n>', 'the seed of every random choice', parseCount('a non-negative integer'), 1);
+    .option(
+      '--seed <n>',
+      'the seed of every random choice (default 1)',
+      once('--seed', parseCount('a non-negative integer')),
+    );
   if (workers) {
     command.option(
       '--workers <n>',
       'worker threads (default: one per core; 1 runs on the main thread)',
-      parseCount('a number of threads'),
+      once('--workers', parseCount('a number of threads')),
     );
   }
   return addOutputOptions(command);
@@ -93,8 +103,12 @@ function addOutputOptions(command: Command): Command {
   return command
     .option('--json', 'print the hvsim.report/1 JSON document instead of the table')
     .option('--csv', 'print CSV (one row per configuration) instead of the table')
-    .option('--html <file>', 'also write a self-contained HTML page with charts')
-    .option('-o, --output <file>', 'write the table, JSON or CSV to a file instead of standard output');
+    .option('--html <file>', 'also write a self-contained HTML page with charts', once('--html'))
+    .option(
+      '-o, --output <file>',
+      'write the table, JSON or CSV to a file instead of standard output',
+      once('--output'),
+    );
 }
 
 /** The workload a command's options name (usage errors for contradictions). */
@@ -168,6 +182,8 @@ async function runAndReport(
   options: WorkloadOptions & OutputOptions,
   explain = false,
 ): Promise<void> {
+  // Before any work: a contradiction in the output options is the caller's to fix.
+  if (options.json && options.csv) throw new UsageError('give --json or --csv, not both');
   const total =
     spec.kind === 'workload' && spec.accesses !== undefined
       ? spec.accesses * configs.length * Math.max(1, ...configs.map((c) => (c.mmu === 'native' ? 1 : c.vms)))
@@ -176,7 +192,7 @@ async function runAndReport(
   let report: ReportDocument;
   try {
     report = await compare(configs, spec, {
-      seed: options.seed,
+      seed: options.seed ?? 1,
       ...(options.workers === undefined ? {} : { workers: options.workers }),
       ...(bar === null ? {} : { onProgress: bar.update }),
     });
@@ -189,7 +205,6 @@ async function runAndReport(
 }
 
 async function emit(report: ReportDocument, options: OutputOptions, explain: boolean): Promise<void> {
-  if (options.json && options.csv) throw new CliError('give --json or --csv, not both');
   const colour = options.output === undefined && process.stdout.isTTY === true && !process.env.NO_COLOR;
   const text = options.json
     ? renderJson(report)
@@ -213,8 +228,8 @@ export function addSimCommands(program: Command): void {
       .description('run one workload (or a memory trace) on one machine configuration and print its figures')
       .option(
         '--config <file|preset>',
-        'a configuration file (YAML or JSON) or a preset (see "hvsim presets")',
-        'npt-4k',
+        'a configuration file (YAML or JSON) or a preset (see "hvsim presets"; default npt-4k)',
+        once('--config', undefined, 'hvsim run runs one configuration; hvsim compare takes several'),
       ),
     false,
   )
@@ -223,9 +238,9 @@ export function addSimCommands(program: Command): void {
       const workloads = listWorkloads().map((w) => `  ${w.name.padEnd(16)} ${w.description}`);
       return `\nPresets (hvsim presets --paths shows their files, to copy and edit):\n${presets.join('\n')}\n\nWorkloads:\n${workloads.join('\n')}\n`;
     })
-    .action(async (options: Omit<RunCommandOptions, 'config'> & { config: string }, command: Command) => {
+    .action(async (options: Omit<RunCommandOptions, 'config'> & { config?: string }, command: Command) => {
       const spec = workloadOf(options, command);
-      await runAndReport(await loadConfigs([options.config]), spec, { ...options, workers: 1 });
+      await runAndReport(await loadConfigs([options.config ?? 'npt-4k']), spec, { ...options, workers: 1 });
     });
 
   addWorkloadOptions(
@@ -245,7 +260,11 @@ export function addSimCommands(program: Command): void {
     program
       .command('sweep')
       .description('run a grid of configuration parameters on worker threads, results in grid order')
-      .requiredOption('--config <file|preset>', 'the configuration the grid varies')
+      .requiredOption(
+        '--config <file|preset>',
+        'the configuration the grid varies',
+        once('--config', undefined, 'a sweep varies one configuration (give the grid with --set)'),
+      )
       .requiredOption(
         '--set <path=values>',
         'an axis: a configuration field and its values, e.g. tlb=skylake,zen or guest.hugePages=false,true (repeat for more)',
