@@ -74,6 +74,16 @@ describe('x86 entries (Intel SDM vol. 3A §4.3-4.5)', () => {
     expect(d.title).toBe('PTE, 4- and 5-level paging');
   });
 
+  it("cites the scenario's vendor: AMD names bit 63 NX (APM vol. 2 §5.4.1), Intel XD", () => {
+    const amd = decodeX86Entry(0x8000_0000_0040_5067n, 'long', 1, { vendor: 'amd', stage: 'nested' });
+    expect(setBits(amd)).toEqual(['0 P', '1 R/W', '2 U/S', '5 A', '6 D', '47:12 address', '63 NX']);
+    expect(amd.source).toMatch(/^AMD APM vol\. 2 §5\.3, §5\.4/);
+    expect(amd.source).toContain('§15.25.3');
+    const intel = decodeX86Entry(0x8000_0000_0040_5067n, 'long', 1, { vendor: 'intel' });
+    expect(intel.source).toMatch(/^Intel SDM vol\. 3A §4\.5/);
+    expect(field(intel, 'XD')?.bits).toBe('63');
+  });
+
   it('a PDE with PS=1 maps a 2 MiB page: D, G and PAT (bit 12) are its own (Table 4-18)', () => {
     const d = decodeX86Entry(0x2000e7n, 'long', 2, { stage: 'nested' });
     expect(setBits(d)).toEqual(['0 P', '1 R/W', '2 U/S', '5 A', '6 D', '7 PS', '47:21 address']);

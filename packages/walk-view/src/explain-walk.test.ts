@@ -256,3 +256,22 @@ describe('scenarios built from the form', () => {
     );
   });
 });
+
+describe('labels from the manuals of the scenario', () => {
+  it('names the CPU mode where it is not plain protected or long mode (APM §15.19, SDM §20.1-20.2)', () => {
+    const mode = (name: string) => explainScenario(loadBundledScenario(name)).variants[0].guestMode;
+    expect(mode('paged-real')).toMatch(/^paged real mode, 32-bit paging/);
+    expect(mode('virtual-8086')).toMatch(/^virtual-8086 mode, 32-bit paging/);
+    expect(mode('unpaged')).toMatch(/^(real mode|no paging)/);
+    expect(mode('long4')).toBe('4-level paging');
+  });
+
+  it('cites the Intel SDM, not the AMD APM, for an Intel EPT walk that completes', () => {
+    const ok = explainAccess(loadBundledScenario('intel-ept-example'), 0);
+    expect(ok.outcome.outcome).toBe('ok');
+    expect(ok.outcome.explanation).toContain('Intel SDM vol. 3C §29.4');
+    expect(ok.outcome.explanation).not.toContain('AMD');
+    const amd = explainAccess(npt4x4, 0);
+    expect(amd.outcome.explanation).toContain('AMD APM vol. 2 §15.25.9');
+  });
+});

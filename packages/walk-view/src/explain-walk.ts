@@ -151,6 +151,19 @@ const MODE_NAME: Readonly<Record<number, string>> = {
   [PagingMode.Level5]: '5-level paging',
 };
 
+/**
+ * The guest's mode as the manuals name it: the paging mode, and the CPU mode when it is not plain
+ * protected or long mode: paged real mode (CR0.PE=0 with PG=1, AMD APM vol. 2 §15.19), real mode
+ * (CR0.PE=0, SDM vol. 3A §20.1), virtual-8086 mode (RFLAGS.VM=1, §20.2).
+ */
+function guestModeName(guest: CpuState): string {
+  const paging = MODE_NAME[guest.mode] ?? 'unknown';
+  if (guest.pagedRealMode) return `paged real mode, ${paging} (CR0.PE=0, PG=1; AMD APM vol. 2 §15.19)`;
+  if (guest.realMode) return 'real mode, no paging (SDM vol. 3A §20.1)';
+  if (guest.virtual8086) return `virtual-8086 mode, ${paging} (RFLAGS.VM=1: CPL 3; SDM vol. 3A §20.2)`;
+  return paging;
+}
+
 /** The levels a walk of `mode` reads from memory, top first. */
 function levelsOf(mode: number, pdptesOnDemand: boolean): number[] {
   const top = { 0: 0, 1: 2, 2: pdptesOnDemand ? 3 : 2, 3: 4, 4: 5 }[mode] ?? 0;
@@ -169,7 +182,7 @@ export function walkShapeOf(scenario: Scenario): WalkShape {
   const amdNested = scenario.nested.enabled && scenario.vendor === 'amd';
   const guestLevels = levelsOf(guest.mode, amdNested);
   const base = {
-    guestMode: MODE_NAME[guest.mode] ?? 'unknown',
+    guestMode: guestModeName(guest),
     guestFormat: MODE_FORMAT[guest.mode] ?? null,
     guestLevels,
   };
@@ -303,6 +316,7 @@ export function explainAccess(
             : decodeX86Entry(r.entry, format ?? 'long', r.level, {
                 maxPhysicalAddressBits: maxBits,
                 stage: r.stage,
+                vendor: scenario.vendor,
               }),
         );
       }
@@ -363,7 +377,7 @@ export function explainAccess(
     rows,
     columns,
     cells: layout.cells,
-    outcome: outcomeView(result, references, faulted, out, startFailure !== null),
+    outcome: outcomeView(result, references, faulted, out, startFailure !== null, scenario),
     tlb: viewTlb(hierarchy, scenario.vendor),
   };
 }
@@ -379,7 +393,14 @@ function outcomeView(
   faulted: number,
   out: Translation,
   atStart: boolean,
+  scenario: Scenario,
 ): OutcomeView {
+  // Where the TLB's page size for a two-stage translation is stated, in the scenario's vendor's manual.
+  const pageSize = !scenario.nested.enabled
+    ? "the walk's page size"
+    : scenario.vendor === 'amd'
+      ? "the smaller of the two stages' pages, AMD APM vol. 2 §15.25.9"
+      : "the smaller of the two stages' pages, Intel SDM vol. 3C §29.4 (combined mappings)";
   const at = faulted >= 0 ? references[faulted] : null;
   const where =
     at === null
@@ -398,7 +419,7 @@ function outcomeView(
         ],
         decoded: null,
         faultedReference: null,
-        explanation: `The access completes after ${references.filter((r) => r.order !== null).length} memory references; the TLB now holds the translation (page size: the smaller of the two stages', AMD APM vol. 2 §15.25.9).`,
+        explanation: `The access completes after ${references.filter((r) => r.order !== null).length} memory references; the TLB now holds the translation (page size: ${pageSize}).`,
       };
     case 'page-fault':
       return {

@@ -21,6 +21,11 @@ export interface X86EntryOptions {
   readonly maxPhysicalAddressBits?: number;
   /** Prefix of the title (`guest`, `nested`). */
   readonly stage?: string;
+  /**
+   * Whose manual the decoding cites and names bits by (default `intel`): AMD calls bit 63 NX (APM
+   * vol. 2 §5.4.1) where Intel says XD (SDM vol. 3A §4.6).
+   */
+  readonly vendor?: 'amd' | 'intel';
 }
 
 /** What the address of a non-large entry at each level points to. */
@@ -55,11 +60,20 @@ export function decodeX86Entry(
   const name = x86LevelName(format, level);
   const modeName = { legacy32: '32-bit paging', pae: 'PAE paging', long: '4- and 5-level paging' }[format];
   const title = `${options.stage === undefined ? '' : `${options.stage} `}${name}, ${modeName}`;
-  const source = {
-    legacy32: 'Intel SDM vol. 3A §4.3, Tables 4-4 to 4-10',
-    pae: 'Intel SDM vol. 3A §4.4, Tables 4-11 to 4-15',
-    long: 'Intel SDM vol. 3A §4.5, Tables 4-14 to 4-20',
-  }[format];
+  const amd = options.vendor === 'amd';
+  // AMD: legacy-mode (32-bit and PAE) tables in APM vol. 2 §5.2, long-mode tables in §5.3, the fields
+  // of every entry in §5.4; nested tables have the same format in the host's mode (§15.25.3).
+  const source = amd
+    ? {
+        legacy32: 'AMD APM vol. 2 §5.2, §5.4',
+        pae: 'AMD APM vol. 2 §5.2, §5.4',
+        long: 'AMD APM vol. 2 §5.3, §5.4',
+      }[format] + (options.stage === 'nested' ? " (nested tables in the host's mode, §15.25.3)" : '')
+    : {
+        legacy32: 'Intel SDM vol. 3A §4.3, Tables 4-4 to 4-10',
+        pae: 'Intel SDM vol. 3A §4.4, Tables 4-11 to 4-15',
+        long: 'Intel SDM vol. 3A §4.5, Tables 4-14 to 4-20',
+      }[format];
   const fields: BitField[] = [];
   const present = bitOf(entry, 0);
   fields.push(
@@ -140,8 +154,8 @@ export function decodeX86Entry(
       flag(
         entry,
         63,
-        'XD',
-        'execute-disable: fetches fault (with EFER.NXE=1; reserved otherwise)',
+        amd ? 'NX' : 'XD',
+        `${amd ? 'no-execute' : 'execute-disable'}: fetches fault (with EFER.NXE=1; reserved otherwise)`,
         'executable at this level',
       ),
     );
