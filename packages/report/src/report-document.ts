@@ -11,7 +11,7 @@ const tlbLevelSchema = z.object({
   /** The level's name ("L1 DTLB", "STLB"…). */
   name: z.string(),
   hits: count,
-  /** Hits over all translations of the run (so the levels' rates add up to the overall hit rate). */
+  /** Hits over the run's accesses, the count the overall rate divides by (so the levels' rates add up to it). */
   hitRate: ratio,
 });
 

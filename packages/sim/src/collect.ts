@@ -16,12 +16,10 @@ import type { Machine } from './machine.js';
 export function collectRun(machine: Machine, guest: Readonly<Record<string, number>>): RunReport {
   const { config, stats, costs } = machine;
   const levelHits = new Map<string, number>();
-  let lookups = 0;
   let extraCycles = 0;
   const firstCost = costs.tlbHit[0] ?? 0;
   for (const tlb of machine.tlbs) {
     if (!(tlb instanceof TlbHierarchy)) continue;
-    lookups += tlb.stats.lookups();
     for (const level of tlb.levels) {
       let hits = 0;
       for (const cache of level.caches) hits += cache.stats.hits();
@@ -33,10 +31,13 @@ export function collectRun(machine: Machine, guest: Readonly<Record<string, numb
       extraCycles += tlb.stats.hits(undefined, p) * (cost - firstCost);
     }
   }
+  // Each access ends with at most one TLB hit (a lookup retried after an exit misses first), so the
+  // levels' hits add up to the machine's, and over the same count of accesses their rates add up to
+  // the overall rate. (Over the hierarchy's lookups, which count retries, they would not.)
   const tlbLevels: TlbLevelReport[] = [...levelHits].map(([name, hits]) => ({
     name,
     hits,
-    hitRate: lookups === 0 ? 0 : hits / lookups,
+    hitRate: stats.accesses === 0 ? 0 : hits / stats.accesses,
   }));
   let tlbFlushes = 0;
   for (const tlb of machine.tlbs) {

@@ -23,6 +23,11 @@ describe('every preset', () => {
       expect(run.accesses).toBeGreaterThanOrEqual(4000);
       expect(run.tlbHits + run.walks).toBeGreaterThanOrEqual(run.accesses);
       expect(run.cyclesPerAccess).toBeGreaterThan(0);
+      // The levels add up: each access ends with at most one hit, at one level, so the levels' hits
+      // are the run's hits, and over the same accesses their rates are the overall rate.
+      expect(run.tlbLevels.reduce((sum, level) => sum + level.hits, 0)).toBe(run.tlbHits);
+      for (const level of run.tlbLevels) expect(level.hitRate).toBe(level.hits / run.accesses);
+      expect(run.tlbHitRate).toBe(run.tlbHits / run.accesses);
       expect(run.guest.pageFaults).toBeGreaterThan(0);
       if (config.mmu === 'native') {
         // Bare metal: no hypervisor, so no world switches or exits.
