@@ -38,7 +38,9 @@ describe.concurrent('hvsim run, compare, sweep', () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const lines = stdout.split('\n');
     expect(lines[0]).toMatch(/^zipf \(seed 1\): /);
-    expect(lines[2]).toMatch(/^configuration +accesses +TLB hits .* cycles\/access +vs native$/);
+    expect(lines[2]).toMatch(
+      /^configuration +accesses +\+retried +TLB hits .* cycles +cycles\/access +vs native$/,
+    );
     expect(lines[4]).toMatch(/^npt-2m +\d/);
     expect(stdout).not.toContain('\u001b');
   });

@@ -9,6 +9,7 @@ const FIXED: ReadonlyArray<readonly [string, (r: RunReport) => string | number |
   ['backing', (r) => r.backing],
   ['tlb', (r) => r.tlb],
   ['accesses', (r) => r.accesses],
+  ['workload_accesses', (r) => r.workloadAccesses],
   ['tlb_hits', (r) => r.tlbHits],
   ['tlb_hit_rate', (r) => r.tlbHitRate],
   ['walks', (r) => r.walks],
@@ -26,10 +27,24 @@ const FIXED: ReadonlyArray<readonly [string, (r: RunReport) => string | number |
 ];
 
 /**
+ * A column name for a level, exit kind or counter name: lower-case letters, digits and underscores,
+ * words split at spaces, punctuation and camel-case humps (`L1 DTLB` -> `l1_dtlb`, `pageFaults` ->
+ * `page_faults`), so every header is an identifier a data-frame library takes as it is.
+ */
+export function columnName(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+}
+
+/**
  * The report as CSV (RFC 4180: comma-separated, CRLF line ends, fields quoted when they hold a
- * comma, quote or line break): a header, then one row per configuration. After the fixed columns come
- * `tlb_hits:<level>` per TLB level, `exits:<kind>` per exit kind and `guest:<counter>` per guest
- * counter that occurs in the report. Empty cell: no native run to compare with.
+ * comma, quote or line break): a header of identifiers, then one row per configuration. After the
+ * fixed columns come `tlb_hits_<level>` per TLB level, `exits_<kind>` per exit kind and
+ * `guest_os_<counter>` per guest-kernel counter that occurs in the report (names by `columnName`).
+ * Empty cell: no native run to compare with.
  */
 export function renderCsv(report: ReportDocument): string {
   const levels = levelNames(report);
@@ -37,9 +52,9 @@ export function renderCsv(report: ReportDocument): string {
   const guest = guestCounters(report);
   const header = [
     ...FIXED.map(([name]) => name),
-    ...levels.map((l) => `tlb_hits:${l}`),
-    ...kinds.map((k) => `exits:${k}`),
-    ...guest.map((g) => `guest:${g}`),
+    ...levels.map((l) => `tlb_hits_${columnName(l)}`),
+    ...kinds.map((k) => `exits_${columnName(k)}`),
+    ...guest.map((g) => `guest_os_${columnName(g)}`),
   ];
   const rows = report.runs.map((run) => [
     ...FIXED.map(([, value]) => value(run)),

@@ -44,6 +44,7 @@ const run = (config: string, over: Partial<RunReport>): RunReport => ({
   backing: '-',
   tlb: 'Skylake-class',
   accesses: 2000,
+  workloadAccesses: 2000,
   tlbHits: 1500,
   tlbHitRate: 0.75,
   tlbLevels: [{ name: 'L1 DTLB', hits: 1500, hitRate: 0.75 }],
@@ -103,7 +104,10 @@ it("runs the README's example", () => {
     log.mockRestore();
   }
   const table = lines[0].split('\n');
-  expect(table[5]).toMatch(/^npt-4k +2,000 +75\.0% +75\.0% +500 +24\.00 +0 +5 +6 +0 +30\.00 +2\.50x$/);
+  // 2,000 accesses, none retried; 60,000 cycles over them, 30 each.
+  expect(table[5]).toMatch(
+    /^npt-4k +2,000 +0 +75\.0% +75\.0% +500 +24\.00 +0 +5 +6 +0 +60,000 +30\.00 +2\.50x$/,
+  );
   expect(lines[1]).toBe(''); // no untagged, shadow or 2 MiB twin to compare with
   expect(files.get('report.csv')?.split('\r\n')).toHaveLength(4);
   expect(files.get('report.html')).toContain('Chart.js v4');

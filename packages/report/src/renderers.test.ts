@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderCsv, renderJson } from './csv.js';
+import { columnName, renderCsv, renderJson } from './csv.js';
 import { highlights } from './highlights.js';
 import { chartLibrarySource, renderHtml } from './html.js';
 import { parseReport, REPORT_FORMAT, type ReportDocument, type RunReport } from './report-document.js';
@@ -19,6 +19,7 @@ const native: RunReport = {
   backing: '-',
   tlb: 'Skylake-class',
   accesses: 1000,
+  workloadAccesses: 1000,
   tlbHits: 900,
   tlbHitRate: 0.9,
   tlbLevels: [
@@ -48,14 +49,17 @@ const nested: RunReport = {
   mmu: 'nested',
   vendor: 'amd',
   backing: '4K',
+  // 1,000 workload accesses, 250 of them translated again after a guest #PF: 1,250 translations,
+  // 800 TLB hits (64%: 700 + 100, 56% + 8%) and 450 walks.
+  accesses: 1250,
   tlbHits: 800,
-  tlbHitRate: 0.8,
+  tlbHitRate: 0.64,
   tlbLevels: [
-    { name: 'L1 DTLB', hits: 700, hitRate: 0.7 },
-    { name: 'STLB', hits: 100, hitRate: 0.1 },
+    { name: 'L1 DTLB', hits: 700, hitRate: 0.56 },
+    { name: 'STLB', hits: 100, hitRate: 0.08 },
   ],
-  walks: 200,
-  walkReferences: 4800,
+  walks: 450,
+  walkReferences: 10800,
   referencesPerWalk: 24,
   exits: 30,
   exitsByKind: { NPF: 20, 'external interrupt': 10 },
@@ -83,6 +87,7 @@ describe('renderTable', () => {
     expect(header).toEqual([
       'configuration',
       'accesses',
+      '+retried',
       'TLB hits',
       'L1 DTLB',
       'STLB',
@@ -92,26 +97,32 @@ describe('renderTable', () => {
       'exits',
       'switches',
       'TLB flushes',
+      'cycles',
       'cycles/access',
       'vs native',
     ]);
     const row = lines[5].split(/\s{2,}/);
-    // 800/1000 hits, 700 and 100 of them by level; 4800/200 = 24 references a walk; 12.5 / 5 = 2.5x.
+    // 1,250 - 1,000 = 250 retried; 800/1,250 hits, 700 and 100 of them by level; 10,800/450 = 24
+    // references a walk; 12,500 cycles over 1,000 workload accesses = 12.5, against native's 5: 2.5x.
     expect(row).toEqual([
       'npt-4k, "untagged"',
       '1,000',
-      '80.0%',
-      '70.0%',
-      '10.0%',
-      '200',
+      '250',
+      '64.0%',
+      '56.0%',
+      '8.0%',
+      '450',
       '24.00',
       '50',
       '30',
       '31',
       '62',
+      '12,500',
       '12.50',
       '2.50x',
     ]);
+    // What the rates divide by, said under the table.
+    expect(text).toContain('cycles/access is cycles over the workload');
   });
 
   it('lists exits by kind for the runs that had any, kinds sorted', () => {
@@ -135,12 +146,20 @@ describe('renderCsv', () => {
 
   it('has a header of fixed columns, then TLB levels, exit kinds and guest counters that occur', () => {
     expect(rows[0]).toBe(
-      'config,mmu,vendor,tagged,backing,tlb,accesses,tlb_hits,tlb_hit_rate,walks,walk_references,' +
+      'config,mmu,vendor,tagged,backing,tlb,accesses,workload_accesses,tlb_hits,tlb_hit_rate,walks,walk_references,' +
         'references_per_walk,walk_cache_hits,exits,world_switches,entry_flushes,tlb_flushes,guest_page_faults,cycles,' +
-        'cycles_per_access,overhead_vs_native,tlb_hits:L1 DTLB,tlb_hits:STLB,exits:NPF,' +
-        'exits:external interrupt,guest:contextSwitches,guest:pageFaults',
+        'cycles_per_access,overhead_vs_native,tlb_hits_l1_dtlb,tlb_hits_stlb,exits_npf,' +
+        'exits_external_interrupt,guest_os_context_switches,guest_os_page_faults',
     );
+    // Every header is an identifier.
+    for (const name of rows[0].split(',')) expect(name).toMatch(/^[a-z][a-z0-9_]*$/);
     expect(rows).toHaveLength(4); // header, two runs, and the empty string after the last CRLF
+  });
+
+  it('names columns as identifiers: words split at spaces, slashes and camel-case humps', () => {
+    expect(
+      ['L1 DTLB', 'external interrupt', 'CR0/CR4 write', 'contextSwitches', 'NPF'].map(columnName),
+    ).toEqual(['l1_dtlb', 'external_interrupt', 'cr0_cr4_write', 'context_switches', 'npf']);
   });
 
   it('quotes fields with commas or quotes (RFC 4180) and fills absent counts with 0', () => {

@@ -31,8 +31,17 @@ const runSchema = z.object({
   backing: z.string(),
   /** The TLB hierarchy's name. */
   tlb: z.string(),
-  /** Guest memory accesses. */
+  /**
+   * Translations the platform made: each access of the workload, and each again when the guest
+   * kernel retried it after handling its #PF (the faulting instruction runs again). The count the
+   * TLB and walk figures are over.
+   */
   accesses: count,
+  /**
+   * The accesses the workload (or trace) made, each counted once: the same in every configuration of
+   * one workload, so `cyclesPerAccess` compares configurations over one count.
+   */
+  workloadAccesses: count,
   /** Accesses served by the TLB. */
   tlbHits: count,
   /** `tlbHits / accesses`. */
@@ -65,7 +74,7 @@ const runSchema = z.object({
   guestPageFaults: count,
   /** Estimated cycles by the cost model. */
   cycles: ratio,
-  /** `cycles / accesses`. */
+  /** `cycles / workloadAccesses` (0 without accesses). */
   cyclesPerAccess: ratio,
   /** `cyclesPerAccess` over the native run's in the same report, or null when there is none. */
   overheadVsNative: ratio.nullable(),
