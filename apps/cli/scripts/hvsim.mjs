@@ -12,4 +12,8 @@ try {
     process.stderr.write(`hvsim: cannot build the command line: ${error?.message ?? error}\n`);
   process.exit(1);
 }
+// `pnpm hvsim` runs this from the repository root; the folder it was typed in is INIT_CWD (set by
+// pnpm and npm for their scripts). Relative paths the user gives (`--trace t.lackey`, `-o out.json`)
+// mean that folder, so the command runs there.
+if (process.env.npm_lifecycle_event === 'hvsim' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
 await import(bundleUrl);

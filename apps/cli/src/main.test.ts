@@ -230,3 +230,24 @@ describe('a closed pipe', () => {
     expect(code).toBe(0);
   });
 });
+
+describe('pnpm hvsim from another folder', () => {
+  it("resolves relative paths against the folder the command was typed in (pnpm's INIT_CWD)", async () => {
+    const caller = mkdtempSync(join(work, 'caller-'));
+    const code = await new Promise<number | null>((resolve) => {
+      execFile(
+        process.execPath,
+        ['scripts/hvsim.mjs', 'translate', '--example', 'long4', '-o', 'result.json'],
+        {
+          cwd: cliDir,
+          env: { ...process.env, HVSIM_DEBUG: '', npm_lifecycle_event: 'hvsim', INIT_CWD: caller },
+        },
+        (error) => resolve(error === null ? 0 : typeof error.code === 'number' ? error.code : null),
+      );
+    });
+    expect(code).toBe(0);
+    expect(compareResults(expected, parseResult(readFileSync(join(caller, 'result.json'), 'utf8')))).toEqual(
+      [],
+    );
+  });
+});
