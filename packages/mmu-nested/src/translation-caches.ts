@@ -96,7 +96,9 @@ export class TranslationCaches {
     const tags = [this.tlb?.tags, this.walkCache?.tags, this.nestedTlb?.tags].filter((t) => t !== undefined);
     if (tags.some((t) => t !== tags[0])) {
       throw new RangeError(
-        'the TLB, walk cache and nested TLB must share one TagTable so a context handle means the same in all',
+        'the TLB, walk cache and nested TLB must share one TagTable so a context handle means the same in all: ' +
+          'build them with one (`new PagingStructureCache(config, hierarchy.tags)`), take the ones a ' +
+          '`TlbHierarchy` builds (`hierarchy.walkCache`, `hierarchy.nestedTlb`), or use `buildCaches` of @hvsim/tlb-tagged',
       );
     }
     this.setContext(0, 0);

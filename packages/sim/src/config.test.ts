@@ -89,6 +89,23 @@ describe('parseConfig', () => {
     });
   });
 
+  it('names guest.pcid, its line and column, when PCIDs are asked for outside 4- and 5-level paging', () => {
+    // CR4.PCIDE can be set only in IA-32e mode (Intel SDM vol. 3A §4.10.1).
+    const { issues } = issuesOf('mmu: native\nguest:\n  pagingMode: legacy32\n  pcid: true\n');
+    expect(issues).toEqual([
+      {
+        path: 'guest.pcid',
+        line: 4,
+        column: 9, // the value
+        message:
+          'PCIDs exist only in 4- and 5-level paging (Intel SDM vol. 3A §4.10.1), not with pagingMode legacy32: set pcid to false',
+      },
+    ]);
+    // Not given, PCIDs are on where they exist and off elsewhere.
+    expect(parseConfig('mmu: native\nguest:\n  pagingMode: pae\n', 'pae.yaml').guest.pcid).toBe(false);
+    expect(parseConfig('mmu: native\n', 'long.yaml').guest.pcid).toBe(true);
+  });
+
   it('finds paths inside lists', () => {
     const { issues } = issuesOf(
       [

@@ -194,12 +194,12 @@ export const configSchema = z
               .default('level4'),
             /** The guest stage's page size: transparent 2 MiB pages (true) or 4 KiB only. */
             hugePages: z.boolean(expecting('true or false')).default(false),
-            /** PCIDs and the CR3 no-flush bit (long modes). */
-            pcid: z.boolean(expecting('true or false')).default(true),
+            /** PCIDs and the CR3 no-flush bit (4- and 5-level paging only; default: on there, off otherwise). */
+            pcid: z.boolean(expecting('true or false')).optional(),
           },
           expecting('a mapping: memory, pagingMode, hugePages, pcid'),
         )
-        .default({ memory: 256 * 2 ** 20, pagingMode: 'level4', hugePages: false, pcid: true }),
+        .default({ memory: 256 * 2 ** 20, pagingMode: 'level4', hugePages: false }),
       /** Timer interrupts: guest accesses between external-interrupt exits of a vCPU (0: none). */
       timer: z
         .strictObject({ interval: z.int(expecting('a number of accesses')).nonnegative() })
@@ -223,7 +223,22 @@ export const configSchema = z
         message: `${config.guest.memory} bytes is not a multiple of the ${config.backing} backing page`,
       });
     }
-  });
+    if (config.guest.pcid === true && !LONG_MODES.has(config.guest.pagingMode)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['guest', 'pcid'],
+        message: `PCIDs exist only in 4- and 5-level paging (Intel SDM vol. 3A §4.10.1), not with pagingMode ${config.guest.pagingMode}: set pcid to false`,
+      });
+    }
+  })
+  // PCIDs default to on where they exist.
+  .transform((config) => ({
+    ...config,
+    guest: { ...config.guest, pcid: config.guest.pcid ?? LONG_MODES.has(config.guest.pagingMode) },
+  }));
+
+/** The guest paging modes with PCIDs (CR4.PCIDE needs IA-32e mode, SDM vol. 3A §4.10.1). */
+const LONG_MODES: ReadonlySet<string> = new Set(['level4', 'level5']);
 
 /** Bytes of each backing page size. */
 export const BACKING_BYTES = { '4K': 0x1000, '2M': 0x20_0000, '1G': 0x4000_0000 } as const;
