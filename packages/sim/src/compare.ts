@@ -39,10 +39,15 @@ export function sweepGrid(base: SimConfig, axes: readonly SweepAxis[]): SimConfi
   return points.map((point) => {
     const input = structuredClone({ ...base }) as Record<string, unknown>;
     for (const [path, value] of point) setPath(input, path, value);
-    const name = [base.name, ...point.map(([path, value]) => `${path}=${String(value)}`)].join(' ');
+    const name = [base.name, ...point.map(([path, value]) => `${path}=${valueName(value)}`)].join(' ');
     input.name = name;
     return checkConfig(input, `sweep point "${name}"`);
   });
+}
+
+/** A value as a point's name shows it: scalars as they are, mappings and lists as JSON. */
+function valueName(value: unknown): string {
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
 }
 
 /** Runs the grid of `axes` over `base` on worker threads; the report's runs are in grid order. */
@@ -56,20 +61,58 @@ export async function sweep(
 }
 
 /**
- * Reads a sweep axis as the command line writes it: `PATH=V1,V2,...`, each value a YAML scalar
- * (`true`, `4096`, `zen`, `2M`).
+ * Reads a sweep axis as the command line writes it: `PATH=V1,V2,...`, each value YAML: a scalar
+ * (`true`, `4096`, `zen`, `2M`) or a flow mapping or sequence (`{entries: 32, ways: 4}`), split at
+ * the commas outside them. A value that is not YAML is an error naming it.
  */
 export function parseSweepAxis(text: string): SweepAxis {
   const eq = text.indexOf('=');
   if (eq <= 0 || eq === text.length - 1)
     throw new Error(`expected PATH=VALUE,VALUE... (e.g. backing=4K,2M), got "${text}"`);
+  const path = text.slice(0, eq);
   return {
-    path: text.slice(0, eq),
-    values: text
-      .slice(eq + 1)
-      .split(',')
-      .map((v) => parseYamlScalar(v.trim()) as unknown),
+    path,
+    values: splitValues(text.slice(eq + 1), text).map((v) => {
+      try {
+        return parseYamlScalar(v) as unknown;
+      } catch (error) {
+        throw new Error(
+          `--set ${text}: the value ${v} is not YAML: ${(error as Error).message.split('\n')[0]}`,
+        );
+      }
+    }),
   };
+}
+
+/**
+ * The values of an axis: split at the commas outside brackets, braces and quotes, so a value may be a
+ * YAML flow mapping or sequence (`nestedTlb={entries: 32, ways: 4},{entries: 64, ways: 4}`).
+ */
+function splitValues(list: string, text: string): string[] {
+  const values: string[] = [];
+  let depth = 0;
+  let quote: string | null = null;
+  let start = 0;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i];
+    if (quote !== null) {
+      if (c === quote) quote = null;
+      else if (c === '\\' && quote === '"') i++;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === ',' && depth === 0) {
+      values.push(list.slice(start, i).trim());
+      start = i + 1;
+    }
+    if (depth < 0) throw new Error(`--set ${text}: an unmatched ${c}`);
+  }
+  if (quote !== null || depth !== 0)
+    throw new Error(`--set ${text}: an unclosed ${quote ?? 'bracket or brace'}`);
+  values.push(list.slice(start).trim());
+  const empty = values.indexOf('');
+  if (empty >= 0) throw new Error(`--set ${text}: value ${empty + 1} is empty`);
+  return values;
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -200,6 +200,22 @@ describe('sweeps', () => {
     );
   });
 
+  it('take structured values, split at the commas outside braces, brackets and quotes', () => {
+    const axis = parseSweepAxis('nestedTlb=none,{entries: 32, ways: 4},{ entries: 64, ways: 8 }');
+    expect(axis.values).toEqual(['none', { entries: 32, ways: 4 }, { entries: 64, ways: 8 }]);
+    const grid = sweepGrid(loadPreset('npt-4k'), [axis]);
+    expect(grid.map((c) => c.name)).toEqual([
+      'npt-4k nestedTlb=none',
+      'npt-4k nestedTlb={"entries":32,"ways":4}',
+      'npt-4k nestedTlb={"entries":64,"ways":8}',
+    ]);
+    expect(parseSweepAxis("description='a, b',c").values).toEqual(['a, b', 'c']);
+    expect(() => parseSweepAxis('nestedTlb={entries: 32')).toThrow(
+      '--set nestedTlb={entries: 32: an unclosed bracket or brace',
+    );
+    expect(() => parseSweepAxis('tlb=zen,,skylake')).toThrow('--set tlb=zen,,skylake: value 2 is empty');
+  });
+
   it('merge results from worker threads in grid order, the same as on one thread', async () => {
     const axes = [parseSweepAxis('tagging=true,false'), parseSweepAxis('backing=4K,2M')];
     const threaded = await sweep(loadPreset('npt-4k'), axes, small, { workers: 2 });
