@@ -1,4 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readmeProblems, undocumentedExports } from '@hvsim/test-utils';
 import { expect, it, vi } from 'vitest';
@@ -16,8 +18,9 @@ import { convertTrace, openTrace, TraceKind } from './index.js';
 
 async function readmeExample(): Promise<void> {
   // README example begin
-  // A gzipped lackey trace of `sort`, as valgrind wrote it: count its records by kind and the 4 KiB
-  // pages it touches. The format and the compression are found from the content.
+  // A gzipped lackey trace of `sort` (in fixtures/ of hvsim's repository), as valgrind wrote it:
+  // count its records by kind and the 4 KiB pages it touches. The format and the compression are
+  // found from the content.
   const reader = openTrace('fixtures/sort-small.lackey.gz');
   const perKind = [0, 0, 0, 0];
   const codePages = new Set<number>();
@@ -38,18 +41,22 @@ async function readmeExample(): Promise<void> {
   console.log(`${codePages.size} code pages, ${dataPages.size} data pages`);
 
   // Convert it to hvsim's compact format (written to a temporary file, renamed when complete).
-  const converted = await convertTrace('fixtures/sort-small.lackey.gz', 'test-artifacts/sort-small.hvt');
+  const converted = await convertTrace('fixtures/sort-small.lackey.gz', 'sort-small.hvt');
   console.log(`${converted.records} records in ${converted.bytes} bytes`);
-  const again = openTrace('test-artifacts/sort-small.hvt');
+  const again = openTrace('sort-small.hvt');
   console.log(`read back as ${await again.ready()}`);
   await again.close();
   // README example end
 }
 
 it('runs the README example and prints what the fixture holds', async () => {
-  const pkg = fileURLToPath(new URL('..', import.meta.url));
-  if (process.cwd() !== pkg.replace(/\/$/, '')) process.chdir(pkg);
-  mkdirSync('test-artifacts', { recursive: true });
+  // In a folder of its own, as a user runs it: the fixture under fixtures/, the converted file beside.
+  const fixture = fileURLToPath(new URL('../fixtures/sort-small.lackey.gz', import.meta.url));
+  const folder = mkdtempSync(join(tmpdir(), 'hvsim-traces-readme-'));
+  mkdirSync(join(folder, 'fixtures'));
+  copyFileSync(fixture, join(folder, 'fixtures/sort-small.lackey.gz'));
+  const before = process.cwd();
+  process.chdir(folder);
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   try {
     await readmeExample();
@@ -65,6 +72,8 @@ it('runs the README example and prints what the fixture holds', async () => {
     expect(lines[4]).toBe('read back as hvsim');
   } finally {
     log.mockRestore();
+    process.chdir(before);
+    rmSync(folder, { recursive: true, force: true });
   }
 });
 
