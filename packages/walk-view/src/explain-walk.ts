@@ -111,7 +111,11 @@ export interface WalkExplanation {
   readonly references: readonly ReferenceView[];
   /** Number of references made (the steps). */
   readonly made: number;
-  /** Number of references caches saved. */
+  /**
+   * Number of references caches saved: the cells the grid shows as saved, each a reference the walk
+   * would have made (a nested walk a nested TLB saved is its levels' references, a guest entry a walk
+   * cache saved is that entry and its nested walk).
+   */
   readonly saved: number;
   readonly rows: readonly RowView[];
   readonly columns: readonly ColumnView[];
@@ -373,7 +377,7 @@ export function explainAccess(
     caches,
     references,
     made: order,
-    saved: references.length - order,
+    saved: layout.cells.reduce((n, row) => n + row.filter((cell) => cell.state === 'saved').length, 0),
     rows,
     columns,
     cells: layout.cells,
