@@ -47,6 +47,57 @@ function scriptJson(value: unknown): string {
     .replaceAll('\u2029', '\\u2029');
 }
 
+const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+  '#1f77b4',
+  '#8c564b',
+  '#17becf',
+  '#bcbd22',
+];
+
+/**
+ * The colour of an exit kind or TLB level, the same in every report: the kinds and levels hvsim
+ * reports have their own, any other name one chosen by a hash of it.
+ */
+const FIXED_COLOURS: Readonly<Record<string, string>> = {
+  NPF: '#4e79a7',
+  'EPT violation': '#4e79a7',
+  'EPT misconfiguration': '#9c755f',
+  'external interrupt': '#bab0ac',
+  'page-table write': '#e15759',
+  'hidden page fault': '#f28e2b',
+  'guest page fault': '#edc948',
+  INVLPG: '#76b7b2',
+  'CR3 write': '#b07aa1',
+  'CR0/CR4 write': '#ff9da7',
+  'emulated access': '#8c564b',
+  hypercall: '#17becf',
+  'IPI kick': '#bcbd22',
+  'L0 ITLB': '#bcbd22',
+  'L1 ITLB': '#76b7b2',
+  'L1 DTLB': '#4e79a7',
+  'L2 ITLB': '#b07aa1',
+  'L2 DTLB': '#f28e2b',
+  STLB: '#f28e2b',
+};
+
+function colourOf(name: string): string {
+  const fixed = FIXED_COLOURS[name];
+  if (fixed !== undefined) return fixed;
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + name.charCodeAt(i)) >>> 0;
+  return PALETTE[h % PALETTE.length];
+}
+
 /**
  * The report as one self-contained HTML page: Chart.js inline, the report's data inline, no request
  * to anywhere. Charts: estimated cycles per access by configuration (the headline, with the overhead
@@ -72,9 +123,14 @@ export function renderHtml(report: ReportDocument, options: HtmlOptions = {}): s
     walksPer1k: report.runs.map((r) => (r.accesses === 0 ? 0 : (1000 * r.walks) / r.accesses)),
     switches: report.runs.map((r) => r.worldSwitches),
     flushes: report.runs.map((r) => r.tlbFlushes),
-    exits: kinds.map((kind) => ({ kind, counts: report.runs.map((r) => r.exitsByKind[kind] ?? 0) })),
+    exits: kinds.map((kind) => ({
+      kind,
+      colour: colourOf(kind),
+      counts: report.runs.map((r) => r.exitsByKind[kind] ?? 0),
+    })),
     levels: levels.map((name) => ({
       name,
+      colour: colourOf(name),
       rates: report.runs.map((r) => 100 * (r.tlbLevels.find((l) => l.name === name)?.hitRate ?? 0)),
     })),
   };
@@ -130,7 +186,6 @@ ${rows}
 <script>
 (function () {
   var d = ${scriptJson(data)};
-  var palette = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
   function colour(i) {
     var base = { native: '#7f8c8d', shadow: '#f28e2b', nested: '#4e79a7' }[d.mmu[i]] || '#4e79a7';
     return d.tagged[i] || d.mmu[i] === 'native' ? base : base + '88';
@@ -161,7 +216,7 @@ ${rows}
   });
   new Chart(document.getElementById('exits'), {
     type: 'bar',
-    data: { labels: d.configs, datasets: d.exits.map(function (e, i) { return { label: e.kind, data: e.counts, backgroundColor: palette[i % palette.length] }; }) },
+    data: { labels: d.configs, datasets: d.exits.map(function (e) { return { label: e.kind, data: e.counts, backgroundColor: e.colour }; }) },
     options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }
   });
   new Chart(document.getElementById('switches'), {
@@ -182,7 +237,7 @@ ${rows}
   });
   new Chart(document.getElementById('levels'), {
     type: 'bar',
-    data: { labels: d.configs, datasets: d.levels.map(function (l, i) { return { label: l.name, data: l.rates, backgroundColor: palette[i % palette.length] }; }) },
+    data: { labels: d.configs, datasets: d.levels.map(function (l) { return { label: l.name, data: l.rates, backgroundColor: l.colour }; }) },
     options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, max: 100, title: { display: true, text: '% of translations' } } } }
   });
 })();

@@ -199,7 +199,17 @@ describe('renderHtml', () => {
     for (const id of ['cycles', 'exits', 'switches', 'walks', 'levels'])
       expect(html).toContain(`<canvas id="${id}">`);
     expect(html).toContain('"cyclesPerAccess":[5,12.5]');
-    expect(html).toContain('{"kind":"NPF","counts":[0,20]}');
+    expect(html).toContain('{"kind":"NPF","colour":"#4e79a7","counts":[0,20]}');
+  });
+
+  it('gives an exit kind or TLB level the same colour in every report', () => {
+    // A report whose only exit kind is the external interrupt: NPF is not there to take the first colour.
+    const other = renderHtml({ ...report, runs: [{ ...nested, exitsByKind: { 'external interrupt': 10 } }] });
+    const colourOf = (page: string, key: string, name: string) =>
+      new RegExp(`"${key}":"${name}","colour":"(#[0-9a-f]{6})"`).exec(page)?.[1];
+    expect(colourOf(other, 'kind', 'external interrupt')).toBe(colourOf(html, 'kind', 'external interrupt'));
+    expect(colourOf(html, 'kind', 'NPF')).not.toBe(colourOf(html, 'kind', 'external interrupt'));
+    expect(colourOf(html, 'name', 'STLB')).toBeDefined();
   });
 
   it('escapes text from the report in markup and in scripts', () => {
