@@ -42,6 +42,8 @@ interface WorkloadOptions {
   readonly trace?: string;
   readonly format?: TraceFormat;
   readonly accesses?: number;
+  readonly skip?: number;
+  readonly records?: number;
   readonly seed?: number;
   readonly workers?: number;
 }
@@ -53,6 +55,15 @@ function parseCount(what: string) {
   return (text: string): number => {
     if (!/^\d+$/.test(text)) throw new InvalidArgumentError(`expected ${what}`);
     return Number(text);
+  };
+}
+
+function parsePositive(what: string) {
+  const count = parseCount(what);
+  return (text: string): number => {
+    const n = count(text);
+    if (n === 0) throw new InvalidArgumentError(`expected ${what}`);
+    return n;
   };
 }
 
@@ -83,6 +94,16 @@ function addWorkloadOptions(command: Command, workers: boolean): Command {
       '--accesses <n>',
       "guest accesses the workload makes (default: the workload's own)",
       once('--accesses', parseCount('a count')),
+    )
+    .option(
+      '--skip <n>',
+      'trace records to skip from the start (--trace only)',
+      once('--skip', parseCount('a count')),
+    )
+    .option(
+      '--records <n>',
+      'trace records to run after those skipped (--trace only; default: all the rest)',
+      once('--records', parsePositive('a positive count')),
     )
     .option(
       '--seed <n>',
@@ -119,6 +140,11 @@ function workloadOf(options: WorkloadOptions, command: Command): WorkloadSpec {
   if (options.format !== undefined && options.trace === undefined) {
     command.error('error: --format applies to --trace only', { code: 'hvsim.usage' });
   }
+  if (options.trace === undefined && (options.skip !== undefined || options.records !== undefined)) {
+    command.error(`error: ${options.skip !== undefined ? '--skip' : '--records'} applies to --trace only`, {
+      code: 'hvsim.usage',
+    });
+  }
   if (options.trace !== undefined) {
     if (options.accesses !== undefined)
       command.error('error: --accesses applies to --workload only', { code: 'hvsim.usage' });
@@ -126,6 +152,8 @@ function workloadOf(options: WorkloadOptions, command: Command): WorkloadSpec {
       kind: 'trace',
       path: options.trace,
       ...(options.format === undefined ? {} : { format: options.format }),
+      ...(options.skip === undefined ? {} : { skip: options.skip }),
+      ...(options.records === undefined ? {} : { records: options.records }),
     };
   }
   const name = options.workload ?? demoWorkload.name;

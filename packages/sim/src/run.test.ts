@@ -132,6 +132,12 @@ describe('runs', () => {
     const run = await runConfig(loadPreset('native'), { kind: 'trace', path });
     // A modify is a load and a store: five guest accesses.
     expect(run.guest.accesses).toBe(5);
+    // Skip the fetch and keep two records (the load and the store): two accesses; the modify is cut.
+    const window = await runConfig(loadPreset('native'), { kind: 'trace', path, skip: 1, records: 2 });
+    expect(window.guest.accesses).toBe(2);
+    // From the third record on: the store and the modify, three accesses.
+    const tail = await runConfig(loadPreset('native'), { kind: 'trace', path, skip: 2 });
+    expect(tail.guest.accesses).toBe(3);
   });
 });
 

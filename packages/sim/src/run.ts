@@ -1,6 +1,6 @@
 import { PagingMode } from '@hvsim/cpu-core';
 import { REPORT_FORMAT, type ReportDocument, type RunReport } from '@hvsim/report';
-import { openTrace, type TraceFormat } from '@hvsim/traces';
+import { openTrace, type TraceFormat, windowBatches } from '@hvsim/traces';
 import { GuestOs, runTrace, type WorkloadName, workloadNames, workloads } from '@hvsim/workloads';
 import { collectRun, withOverheads } from './collect.js';
 import type { SimConfig } from './config.js';
@@ -23,6 +23,10 @@ export type WorkloadSpec =
       readonly path: string;
       /** Its format (default: detected from its content). */
       readonly format?: TraceFormat;
+      /** Records to skip from the start (default 0). */
+      readonly skip?: number;
+      /** Records to run after them (default: all the rest). */
+      readonly records?: number;
     };
 
 /** Options of a run. */
@@ -93,7 +97,14 @@ export async function runConfig(
     const turns = new Turns(systems.length);
     await Promise.all(
       systems.map((os, v) => {
-        const batches = openTrace(spec.path, spec.format === undefined ? {} : { format: spec.format });
+        const reader = openTrace(spec.path, spec.format === undefined ? {} : { format: spec.format });
+        const batches =
+          spec.skip === undefined && spec.records === undefined
+            ? reader
+            : windowBatches(reader, {
+                ...(spec.skip === undefined ? {} : { skip: spec.skip }),
+                ...(spec.records === undefined ? {} : { records: spec.records }),
+              });
         return runTrace(os, os.createProcess(), turns.take(v, batches), {
           cpu: 0,
           ...(report ? { onProgress: progressOf(v) } : {}),
@@ -158,9 +169,16 @@ class Turns {
 export function describeWorkload(spec: WorkloadSpec, seed: number): ReportDocument['workload'] {
   if (spec.kind === 'trace') {
     const file = spec.path.split(/[\\/]/).pop() ?? spec.path;
+    const skip = spec.skip ?? 0;
+    const window =
+      spec.records !== undefined
+        ? `, records ${skip} to ${skip + spec.records - 1}`
+        : skip > 0
+          ? `, records from ${skip}`
+          : '';
     return {
       name: file,
-      description: `memory trace ${spec.path}${spec.format ? ` (${spec.format})` : ''}`,
+      description: `memory trace ${spec.path}${spec.format ? ` (${spec.format})` : ''}${window}`,
       seed,
     };
   }

@@ -28,3 +28,5 @@ export {
   openTrace,
   type TraceReader,
 } from './trace-reader.js';
+/** The records of a trace from one record to another: skip some, cap the rest. */
+export { type TraceWindow, windowBatches } from './trace-window.js';

@@ -13,3 +13,5 @@ export {
 } from './trace-batch.js';
 /** Record kinds (load, store, modify, fetch) and the format names. */
 export { TRACE_FORMATS, type TraceFormat, TraceKind, traceKindLetter } from './trace-kind.js';
+/** The records of a trace from one record to another: skip some, cap the rest. */
+export { type TraceWindow, windowBatches } from './trace-window.js';
