@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { exitKinds, groupDigits, levelNames, percent } from './columns.js';
+import { highlights } from './highlights.js';
 import type { ReportDocument } from './report-document.js';
 
 /** Options of the HTML page. */
@@ -100,7 +101,8 @@ function colourOf(name: string): string {
 
 /**
  * The report as one self-contained HTML page: Chart.js inline, the report's data inline, no request
- * to anywhere. Charts: estimated cycles per access by configuration (the headline, with the overhead
+ * to anywhere. Under the title, the sentences `highlights` finds (what the terminal demo prints).
+ * Charts: estimated cycles per access by configuration (the headline, with the overhead
  * against native), VM exits by kind stacked, world switches and the flushes among them, memory
  * references per walk, and TLB hits by level; then the figures as a table. Deterministic: the same
  * report gives the same bytes (no timestamp).
@@ -154,6 +156,7 @@ export function renderHtml(report: ReportDocument, options: HtmlOptions = {}): s
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1.5rem; color: #1d232b; background: #fbfbfd; }
 h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
 .lead { color: #4a5563; margin-top: 0; }
+.highlight { margin: 0.4rem 0; max-width: 60rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 1.2rem; }
 figure { margin: 0; background: #fff; border: 1px solid #e2e5ea; border-radius: 8px; padding: 0.8rem 1rem 1rem; }
 figure.wide { grid-column: 1 / -1; }
@@ -168,6 +171,9 @@ th[scope=row], td:nth-child(2), thead th:first-child, thead th:nth-child(2) { te
 <body>
 <h1>${escapeHtml(report.workload.name)}</h1>
 <p class="lead">${escapeHtml(report.workload.description)} &middot; seed ${report.workload.seed} &middot; ${report.runs.length} configuration${report.runs.length === 1 ? '' : 's'}</p>
+${highlights(report)
+  .map((line) => `<p class="highlight">${escapeHtml(line)}</p>`)
+  .join('\n')}
 <div class="grid">
 <figure class="wide"><figcaption>Estimated cycles per access</figcaption><p>Lower is better. The label is the overhead against the native run.</p><div class="chart"><canvas id="cycles"></canvas></div></figure>
 <figure><figcaption>VM exits by kind</figcaption><p>What sends the guest back to the hypervisor.</p><div class="chart"><canvas id="exits"></canvas></div></figure>

@@ -202,6 +202,20 @@ describe('renderHtml', () => {
     expect(html).toContain('{"kind":"NPF","colour":"#4e79a7","counts":[0,20]}');
   });
 
+  it('says under its title what the terminal says after its table: the highlights', () => {
+    // A tagged and an untagged run of one nested configuration: highlights() has a sentence on tags.
+    const pair: ReportDocument = {
+      ...report,
+      runs: [native, { ...nested, config: 'npt-4k', tagged: true }, { ...nested, config: 'npt-4k-untagged' }],
+    };
+    const lines = highlights(pair);
+    expect(lines.length).toBeGreaterThan(0);
+    const page = renderHtml(pair);
+    for (const line of lines)
+      expect(page).toContain(`<p class="highlight">${line.replaceAll('"', '&quot;')}</p>`);
+    expect(page.split('<p class="highlight">').length - 1).toBe(lines.length);
+  });
+
   it('gives an exit kind or TLB level the same colour in every report', () => {
     // A report whose only exit kind is the external interrupt: NPF is not there to take the first colour.
     const other = renderHtml({ ...report, runs: [{ ...nested, exitsByKind: { 'external interrupt': 10 } }] });
