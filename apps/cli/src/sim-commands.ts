@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import {
   highlights,
   type ReportDocument,
@@ -187,12 +188,17 @@ async function loadConfigs(names: readonly string[]): Promise<SimConfig[]> {
  * A progress bar on standard error while runs go on, when standard error is a terminal and this is
  * not CI; otherwise nothing (pipes and logs stay clean).
  */
-function progressBar(total: number | null): { update: (done: number) => void; stop: () => void } | null {
+function progressBar(
+  total: number | null,
+  unit: 'accesses' | 'trace',
+): { update: (done: number) => void; stop: () => void } | null {
   if (!process.stderr.isTTY || process.env.CI) return null;
   const format =
     total === null
-      ? 'running {bar} {value} records'
-      : 'running {bar} {percentage}% | {value}/{total} accesses | {eta_formatted} left';
+      ? 'running {bar} {value} bytes of the trace read'
+      : unit === 'trace'
+        ? 'running {bar} {percentage}% of the trace | {eta_formatted} left'
+        : 'running {bar} {percentage}% | {value}/{total} accesses | {eta_formatted} left';
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format, hideCursor: true, clearOnComplete: true, fps: 10, noTTYOutput: false },
     cliProgress.Presets.shades_classic,
@@ -204,6 +210,21 @@ function progressBar(total: number | null): { update: (done: number) => void; st
   };
 }
 
+/**
+ * What a run's progress counts to: a workload's accesses; for a trace, its file's bytes once per VM
+ * (sim reports the bytes each VM's reader has read), unknown for standard input.
+ */
+function progressTotal(configs: readonly SimConfig[], spec: WorkloadSpec): number | null {
+  const runs = configs.reduce((n, c) => n + (c.mmu === 'native' ? 1 : c.vms), 0);
+  if (spec.kind === 'workload') return spec.accesses === undefined ? null : spec.accesses * runs;
+  if (spec.path === '-') return null;
+  try {
+    return statSync(spec.path).size * runs;
+  } catch {
+    return null; // the run reports the unreadable file
+  }
+}
+
 async function runAndReport(
   configs: readonly SimConfig[],
   spec: WorkloadSpec,
@@ -212,11 +233,7 @@ async function runAndReport(
 ): Promise<void> {
   // Before any work: a contradiction in the output options is the caller's to fix.
   if (options.json && options.csv) throw new UsageError('give --json or --csv, not both');
-  const total =
-    spec.kind === 'workload' && spec.accesses !== undefined
-      ? spec.accesses * configs.length * Math.max(1, ...configs.map((c) => (c.mmu === 'native' ? 1 : c.vms)))
-      : null;
-  const bar = progressBar(total);
+  const bar = progressBar(progressTotal(configs, spec), spec.kind === 'workload' ? 'accesses' : 'trace');
   let report: ReportDocument;
   try {
     report = await compare(configs, spec, {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderJson } from '@hvsim/report';
@@ -129,9 +129,16 @@ describe('runs', () => {
     const path = join(work, 't.lackey');
     // Four records: a fetch, a load, a store and a modify, in lackey's format.
     writeFileSync(path, 'I  00401000,4\n L 01000000,8\n S 01000008,8\n M 01001000,4\n');
-    const run = await runConfig(loadPreset('native'), { kind: 'trace', path });
+    const progress: number[] = [];
+    const run = await runConfig(
+      loadPreset('native'),
+      { kind: 'trace', path },
+      { onProgress: (n) => progress.push(n) },
+    );
     // A modify is a load and a store: five guest accesses.
     expect(run.guest.accesses).toBe(5);
+    // Progress on a trace is the bytes of the file read: all of them at the end.
+    expect(progress.at(-1)).toBe(statSync(path).size);
     // Skip the fetch and keep two records (the load and the store): two accesses; the modify is cut.
     const window = await runConfig(loadPreset('native'), { kind: 'trace', path, skip: 1, records: 2 });
     expect(window.guest.accesses).toBe(2);

@@ -33,7 +33,11 @@ export type WorkloadSpec =
 export interface RunOptions {
   /** The seed of every random choice (default 1). */
   readonly seed?: number;
-  /** Called now and then with the guest accesses (or trace records) done so far in this run. */
+  /**
+   * Called now and then with the work done so far in this run: guest accesses for a workload; for a
+   * trace, bytes of the trace file read (summed over the VMs, each of which reads the whole file), so
+   * that against the file's size it gives a fraction done.
+   */
   readonly onProgress?: (done: number) => void;
 }
 
@@ -105,9 +109,10 @@ export async function runConfig(
                 ...(spec.skip === undefined ? {} : { skip: spec.skip }),
                 ...(spec.records === undefined ? {} : { records: spec.records }),
               });
+        const progress = report ? progressOf(v) : null;
         return runTrace(os, os.createProcess(), turns.take(v, batches), {
           cpu: 0,
-          ...(report ? { onProgress: progressOf(v) } : {}),
+          ...(progress === null ? {} : { onProgress: () => progress(reader.bytesRead) }),
         });
       }),
     );
