@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 /*
@@ -28,5 +28,14 @@ describe('the main entry point is browser-safe', () => {
     );
     expect(nodeImports.map(([file]) => file)).toEqual([]);
     expect([...reachable('./node.ts').values()].some((text) => text.includes("from 'node:fs'"))).toBe(true);
+  });
+});
+
+describe('the spec shipped with the package', () => {
+  it("is the project's spec, word for word (spec/scenario.md beside the repository, where CI has it)", () => {
+    const shipped = readFileSync(new URL('../spec/scenario.md', import.meta.url), 'utf8');
+    const shared = new URL('../../../../shared/spec/scenario.md', import.meta.url);
+    expect(shipped).toContain('hvsim.scenario/1');
+    if (existsSync(shared)) expect(shipped).toBe(readFileSync(shared, 'utf8'));
   });
 });
