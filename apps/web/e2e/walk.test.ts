@@ -179,6 +179,40 @@ describe.skipIf(!browserAvailable())('the walk view in Chromium', () => {
     await page.close();
   });
 
+  it('keeps stepping with the arrows after a click elsewhere on the page, in the app and the explain page', async () => {
+    for (const path of ['/#scenario=amd-npt-4x4', '/explain.html']) {
+      const page = await open(path);
+      await page.locator('.hv-grid-wrap').focus();
+      await page.keyboard.press('ArrowRight');
+      // A click in the page's corner, outside the view, takes the focus out of it.
+      await page.mouse.click(2, 2);
+      expect(await page.evaluate(() => document.activeElement?.closest('.hv-walk') ?? null)).toBeNull();
+      await page.keyboard.press('ArrowRight');
+      await page.keyboard.press('ArrowRight');
+      expect(await current(page).getAttribute('data-order')).toBe('3');
+      await page.close();
+    }
+  });
+
+  it('names the scenario, access, caches and step in the URL, and opens where the URL says', async () => {
+    const page = await open('/#scenario=amd-npt-4x4');
+    await page.locator('.hv-grid-wrap').focus();
+    for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
+    await page.locator('select[data-control="access"]').selectOption('1');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await expect
+      .poll(() => page.evaluate(() => location.hash))
+      .toBe('#scenario=amd-npt-4x4&access=1&caches=0&step=2');
+    // A bookmark of that address opens the same place: access 1, reference 2.
+    const again = await open('/#scenario=amd-npt-4x4&access=1&caches=1&step=2');
+    expect(await again.locator('.hv-walk').getAttribute('data-access')).toBe('1');
+    expect(await again.locator('.hv-walk').getAttribute('data-caches')).toBe('1');
+    expect(await current(again).getAttribute('data-order')).toBe('2');
+    await page.close();
+    await again.close();
+  });
+
   it('the page hvsim explain writes is the same view, and steps the same way', async () => {
     const page = await open('/explain.html');
     expect(await page.locator('.hv-walk').getAttribute('data-made')).toBe('24');

@@ -8,6 +8,8 @@ import {
   mountWalkView,
   WALK_VIEW_CSS,
   type WalkViewDocument,
+  type WalkViewHandle,
+  type WalkViewPosition,
 } from '@hvsim/walk-view';
 import './app.css';
 import { bundledScenarios } from './bundled.ts';
@@ -15,7 +17,9 @@ import { bundledScenarios } from './bundled.ts';
 /*
  * The web app composes: it picks a scenario (bundled, a file, or built in the form), asks
  * @hvsim/walk-view for the explained walks, and mounts the same view `hvsim explain --html` writes.
- * Location hash: `#scenario=NAME&access=N` opens a bundled scenario at an access.
+ * Location hash: `#scenario=NAME&access=N&caches=M&step=K` opens a bundled scenario at an access,
+ * with walk caches M (`cacheMask` bits) and reference K; the hash follows every move in the view, so
+ * the address bar can be shared or bookmarked. The keys step the view wherever the focus is.
  */
 
 const style = document.createElement('style');
@@ -29,19 +33,47 @@ const bundledSelect = document.querySelector<HTMLSelectElement>('#bundled-name')
 const fileInput = document.querySelector<HTMLInputElement>('#file-input')!;
 const buildForm = document.querySelector<HTMLFormElement>('#build')!;
 
-function show(make: () => WalkViewDocument): void {
+let view: WalkViewHandle | null = null;
+
+/** Shows a document; a bundled scenario's position goes into the location hash as it changes. */
+function show(
+  make: () => WalkViewDocument,
+  bundled: string | null = null,
+  start: Partial<WalkViewPosition> = {},
+): void {
   try {
     const doc = make();
     message.textContent = '';
-    mountWalkView(walkRoot, doc);
+    view?.destroy();
+    view = mountWalkView(walkRoot, doc, {
+      pageKeys: true,
+      start,
+      onChange: (p) => {
+        const hash =
+          bundled === null
+            ? ''
+            : `#scenario=${encodeURIComponent(bundled)}&access=${p.access}&caches=${p.caches}&step=${p.step}`;
+        if (location.hash !== hash) history.replaceState(null, '', hash === '' ? location.pathname : hash);
+      },
+    });
   } catch (error) {
     message.textContent =
       error instanceof DocumentError ? error.message : `Cannot show this: ${(error as Error).message}`;
   }
 }
 
-function showScenario(scenario: Scenario, source: string, access = 0): void {
-  show(() => explainScenario(scenario, { source, access }));
+function showScenario(
+  scenario: Scenario,
+  source: string,
+  bundled: string | null = null,
+  start: Partial<WalkViewPosition> = {},
+): void {
+  show(
+    () =>
+      explainScenario(scenario, { source, ...(start.access === undefined ? {} : { access: start.access }) }),
+    bundled,
+    start,
+  );
 }
 
 // Bundled scenarios.
@@ -51,14 +83,21 @@ for (const { name, scenario } of bundledScenarios) {
   option.textContent = `${name}${scenario.nested.enabled ? ` (nested, ${scenario.vendor.toUpperCase()})` : ''}`;
   bundledSelect.append(option);
 }
-function showBundled(name: string, access = 0): void {
+function showBundled(name: string, start: Partial<WalkViewPosition> = {}): void {
   const found = bundledScenarios.find((b) => b.name === name);
   if (found === undefined) {
     message.textContent = `No bundled scenario named "${name}".`;
     return;
   }
   bundledSelect.value = name;
-  showScenario(found.scenario, name, access);
+  const access = start.access ?? 0;
+  // An access the scenario does not have opens its first one.
+  showScenario(
+    found.scenario,
+    name,
+    name,
+    access < found.scenario.accesses.length ? start : { ...start, access: 0 },
+  );
 }
 bundledForm.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -180,4 +219,13 @@ buildForm.addEventListener('submit', (event) => {
 
 // Start from the location hash, or the full 4x4 walk.
 const params = new URLSearchParams(location.hash.slice(1));
-showBundled(params.get('scenario') ?? 'amd-npt-4x4', Number(params.get('access') ?? 0));
+const number = (key: string): number | undefined => {
+  const text = params.get(key);
+  return text !== null && /^\d+$/.test(text) ? Number(text) : undefined;
+};
+const start: { -readonly [K in keyof WalkViewPosition]?: number } = {};
+for (const key of ['access', 'caches', 'step'] as const) {
+  const value = number(key);
+  if (value !== undefined) start[key] = value;
+}
+showBundled(params.get('scenario') ?? 'amd-npt-4x4', start);

@@ -44,7 +44,12 @@ export {
  */
 export { decodeEptQualification, decodeNpfExitInfo1, decodePageFaultErrorCode } from './fault-codes.js';
 /** The interactive view, built in the DOM. */
-export { mountWalkView, type WalkViewHandle } from './mount.js';
+export {
+  mountWalkView,
+  type WalkViewHandle,
+  type WalkViewOptions,
+  type WalkViewPosition,
+} from './mount.js';
 /** The view as a self-contained HTML page. */
 export { type RenderOptions, renderDocumentHtml, renderWalkHtml } from './render-html.js';
 /** Scenarios built from a few choices (the web app's form), with large-page variants. */

@@ -4,6 +4,28 @@ import type { DecodedValue } from './decoded.js';
 import type { WalkViewDocument } from './document.js';
 import type { WalkExplanation } from './explain-walk.js';
 
+/** Where the view is: which variant, access, walk caches (`cacheMask` bits) and reference. */
+export interface WalkViewPosition {
+  readonly variant: number;
+  readonly access: number;
+  readonly caches: number;
+  readonly step: number;
+}
+
+/** Options of `mountWalkView`. */
+export interface WalkViewOptions {
+  /**
+   * Step with the keys wherever the focus is on the page (form fields keep theirs), not only inside
+   * the view: for a page that holds one view, so a click elsewhere does not stop arrow-key stepping
+   * (the web app and the page `renderWalkHtml` writes). Default false.
+   */
+  readonly pageKeys?: boolean;
+  /** Where to start (default: the document's initial variant, access and caches, reference 0). */
+  readonly start?: Partial<WalkViewPosition>;
+  /** Told of the position after every change (to keep a shareable URL in step, say). */
+  readonly onChange?: (position: WalkViewPosition) => void;
+}
+
 /** What `mountWalkView` returns: the current position, and a way to move it. */
 export interface WalkViewHandle {
   /** The reference highlighted now (0: none yet). */
@@ -17,14 +39,19 @@ export interface WalkViewHandle {
 /**
  * Builds the interactive walk view of `doc` inside `root` (replacing its children) and returns a
  * handle. Controls: the variant (when there are several), the access, the walk-cache toggles, and
- * First / Back / Next / Last buttons; with focus anywhere in the view outside a form field, → or N
- * steps forward, ← or P back, Home and End go to the ends.
+ * First / Back / Next / Last buttons; with focus anywhere in the view outside a form field (anywhere
+ * on the page with `options.pageKeys`), → or N steps forward, ← or P back, Home and End go to the
+ * ends. `options.start` opens it at a position, `options.onChange` hears of every move.
  *
  * This function is self-contained on purpose (it uses nothing but its arguments and the DOM), so
  * `renderWalkHtml` can inline its source into a page: the web app and the exported page run this
  * same code.
  */
-export function mountWalkView(root: HTMLElement, doc: WalkViewDocument): WalkViewHandle {
+export function mountWalkView(
+  root: HTMLElement,
+  doc: WalkViewDocument,
+  options: WalkViewOptions = {},
+): WalkViewHandle {
   type Child = Node | string | null | undefined | false;
   const el = (tag: string, attrs: Record<string, string | null> = {}, ...children: Child[]): HTMLElement => {
     const node = document.createElement(tag);
@@ -45,11 +72,15 @@ export function mountWalkView(root: HTMLElement, doc: WalkViewDocument): WalkVie
     );
   };
 
+  const start = options.start ?? {};
+  const within = (value: number | undefined, count: number, fallback: number) =>
+    value !== undefined && Number.isInteger(value) && value >= 0 && value < count ? value : fallback;
+  const variantStart = within(start.variant, doc.variants.length, doc.initial.variant);
   const state = {
-    variant: doc.initial.variant,
-    access: doc.initial.access,
-    caches: doc.initial.caches,
-    step: 0,
+    variant: variantStart,
+    access: within(start.access, doc.variants[variantStart].accesses.length, doc.initial.access),
+    caches: within(start.caches, 8, doc.initial.caches),
+    step: within(start.step, Number.MAX_SAFE_INTEGER, 0),
   };
   let uid = 0;
   const id = (name: string) => `hv-${name}-${++uid}-${Math.random().toString(36).slice(2, 7)}`;
@@ -257,9 +288,9 @@ export function mountWalkView(root: HTMLElement, doc: WalkViewDocument): WalkVie
     update();
   }
 
-  section.addEventListener('keydown', (event) => {
+  const onKey = (event: KeyboardEvent) => {
     const target = event.target as HTMLElement;
-    if (target.closest('input, select, textarea')) return;
+    if (target.closest?.('input, select, textarea')) return;
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     const action = {
       ArrowRight: 'next',
@@ -274,7 +305,9 @@ export function mountWalkView(root: HTMLElement, doc: WalkViewDocument): WalkVie
     if (action === undefined) return;
     event.preventDefault();
     act(action);
-  });
+  };
+  const keyTarget: HTMLElement | Document = options.pageKeys === true ? document : section;
+  keyTarget.addEventListener('keydown', onKey as EventListener);
 
   function update(): void {
     const variant = variantOf();
@@ -494,6 +527,12 @@ export function mountWalkView(root: HTMLElement, doc: WalkViewDocument): WalkVie
         ),
       ),
     );
+    options.onChange?.({
+      variant: state.variant,
+      access: state.access,
+      caches: state.caches,
+      step: state.step,
+    });
   }
 
   update();
@@ -507,6 +546,7 @@ export function mountWalkView(root: HTMLElement, doc: WalkViewDocument): WalkVie
       update();
     },
     destroy() {
+      keyTarget.removeEventListener('keydown', onKey as EventListener);
       section.remove();
     },
   };

@@ -16,9 +16,14 @@ describe('renderWalkHtml', () => {
 
   it('embeds the document and the source of mountWalkView, which compiles as a script', () => {
     const script = html.slice(html.indexOf('<script>') + '<script>'.length, html.lastIndexOf('</script>'));
-    expect(script).toContain('function mountWalkView(root, doc)');
+    expect(script).toContain('function mountWalkView(root, doc, options = {})');
+    // One view on the page: the keys step it wherever the focus is.
+    expect(script.trimEnd().endsWith(', { pageKeys: true });')).toBe(true);
     expect(() => new Function(script)).not.toThrow();
-    const json = script.slice(script.lastIndexOf(', {"format"') + 2, script.lastIndexOf(');'));
+    const json = script.slice(
+      script.lastIndexOf(', {"format"') + 2,
+      script.lastIndexOf(', { pageKeys: true });'),
+    );
     const doc = JSON.parse(json);
     expect(doc.initial).toEqual({ variant: 0, access: 1, caches: 0 });
     expect(doc.variants[0].accesses[1].walks[0].outcome.fields[0]).toEqual({

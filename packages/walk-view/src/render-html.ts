@@ -32,7 +32,7 @@ function scriptJson(value: unknown): string {
 export function renderDocumentHtml(doc: WalkViewDocument): string {
   // Transpilers may wrap nested functions in a `__name` helper defined outside the function's
   // source (esbuild's keepNames, as tsx uses): give the inlined copy a harmless one.
-  const script = `var __name = function (f) { return f; };\n(${mountWalkView.toString()})(document.getElementById('walk-view'), ${scriptJson(doc)});`;
+  const script = `var __name = function (f) { return f; };\n(${mountWalkView.toString()})(document.getElementById('walk-view'), ${scriptJson(doc)}, { pageKeys: true });`;
   return `<!doctype html>
 <html lang="en">
 <head>
