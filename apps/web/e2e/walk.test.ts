@@ -194,6 +194,26 @@ describe.skipIf(!browserAvailable())('the walk view in Chromium', () => {
     }
   });
 
+  it("at a projector's 1024x768 keeps the decoded entry in view at every step", async () => {
+    const page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
+    await page.goto(`${server.url}/#scenario=amd-npt-4x4`);
+    await page.locator('.hv-walk').waitFor();
+    await page.locator('.hv-grid-wrap').focus();
+    const inView = () =>
+      page.evaluate(() => {
+        const box = document.querySelector('.hv-detail h3')!.getBoundingClientRect();
+        return (
+          box.top >= 0 && box.bottom <= window.innerHeight && box.left >= 0 && box.right <= window.innerWidth
+        );
+      });
+    for (let step = 1; step <= 24; step++) {
+      await page.keyboard.press('ArrowRight');
+      expect(await inView(), `reference ${step}`).toBe(true);
+    }
+    await page.screenshot({ path: join(artifactDir, 'walk-1024x768.png') });
+    await page.close();
+  });
+
   it('names the scenario, access, caches and step in the URL, and opens where the URL says', async () => {
     const page = await open('/#scenario=amd-npt-4x4');
     await page.locator('.hv-grid-wrap').focus();

@@ -30,7 +30,11 @@ export const WALK_VIEW_CSS = `
 .hv-position { margin: 0 0 0 8px; font-weight: 600; }
 .hv-walk :focus-visible { outline: 3px solid var(--hv-focus); outline-offset: 2px; }
 .hv-main { display: grid; grid-template-columns: minmax(0, 1fr); gap: 16px; }
-@media (min-width: 1180px) { .hv-main { grid-template-columns: minmax(0, 7fr) minmax(0, 5fr); } }
+@media (min-width: 960px) {
+  .hv-main { grid-template-columns: minmax(0, 7fr) minmax(0, 5fr); }
+  /* The decoded entry stays in view beside the grid while the page scrolls (a 1024x768 projector). */
+  .hv-side { position: sticky; top: 8px; align-self: start; max-height: calc(100vh - 16px); overflow-y: auto; }
+}
 .hv-grid-wrap { overflow-x: auto; border-radius: 6px; }
 .hv-grid { border-collapse: separate; border-spacing: 3px; width: 100%; }
 .hv-grid caption { text-align: left; color: var(--hv-muted); padding-bottom: 4px; font-size: 0.9rem; }
@@ -72,4 +76,10 @@ export const WALK_VIEW_CSS = `
 .hv-tlb-table th[scope="row"] { white-space: nowrap; }
 .hv-geometry { display: block; font-weight: 400; font-size: 0.78rem; }
 .hv-empty td { color: var(--hv-muted); }
+/* Between a projector's 1024 pixels and 1180, the grid and the decoded entry side by side: smaller cells (after the rules they override). */
+@media (min-width: 960px) and (max-width: 1179px) {
+  .hv-cell { min-width: 58px; height: 46px; padding: 2px 4px; }
+  .hv-addr { font-size: 0.7rem; }
+  .hv-grid th[scope="row"] { white-space: normal; width: 8rem; }
+}
 `;
