@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseResult } from '@hvsim/scenario';
+import { parseResult, parseScenario } from '@hvsim/scenario';
 import { loadBundledScenario } from '@hvsim/scenario/node';
-import { renderWalkHtml } from '@hvsim/walk-view';
+import { explainScenario, renderWalkHtml } from '@hvsim/walk-view';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -266,6 +266,15 @@ describe.skipIf(!browserAvailable())('the walk view in Chromium', () => {
     expect(await view.getAttribute('data-made')).toBe('19');
     expect(await page.locator('.hv-cell[data-state="large-page"]').count()).toBe(5);
     expect(await page.locator('#message').textContent()).toBe('');
+    // The scenario shown (the large-page variant now) saves as a file that reads back as that scenario.
+    const link = page.locator('#export');
+    expect(await link.isVisible()).toBe(true);
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toBe('scenario.json');
+    const saved = parseScenario(readFileSync(await download.path(), 'utf8'), 'scenario.json', {
+      strict: true,
+    });
+    expect(explainScenario(saved).variants[0].accesses[0].walks[0].made).toBe(19);
     await page.close();
   });
 });

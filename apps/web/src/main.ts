@@ -1,4 +1,4 @@
-import { DocumentError, parseScenario, type Scenario } from '@hvsim/scenario';
+import { DocumentError, parseScenario, type Scenario, serializeScenario } from '@hvsim/scenario';
 import {
   type AccessSpec,
   buildScenarioVariants,
@@ -32,6 +32,7 @@ const bundledForm = document.querySelector<HTMLFormElement>('#bundled')!;
 const bundledSelect = document.querySelector<HTMLSelectElement>('#bundled-name')!;
 const fileInput = document.querySelector<HTMLInputElement>('#file-input')!;
 const buildForm = document.querySelector<HTMLFormElement>('#build')!;
+const exportLink = document.querySelector<HTMLAnchorElement>('#export')!;
 
 let view: WalkViewHandle | null = null;
 
@@ -40,11 +41,13 @@ function show(
   make: () => WalkViewDocument,
   bundled: string | null = null,
   start: Partial<WalkViewPosition> = {},
+  onMove: (position: WalkViewPosition) => void = () => {},
 ): void {
   try {
     const doc = make();
     message.textContent = '';
     view?.destroy();
+    exportLink.hidden = true;
     view = mountWalkView(walkRoot, doc, {
       pageKeys: true,
       start,
@@ -54,6 +57,7 @@ function show(
             ? ''
             : `#scenario=${encodeURIComponent(bundled)}&access=${p.access}&caches=${p.caches}&step=${p.step}`;
         if (location.hash !== hash) history.replaceState(null, '', hash === '' ? location.pathname : hash);
+        onMove(p);
       },
     });
   } catch (error) {
@@ -177,45 +181,63 @@ function hexField(form: FormData, name: string, what: string): bigint | null {
 
 buildForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  show(() => {
-    const form = new FormData(buildForm);
-    const mappings: MappingSpec[] = [];
-    for (let i = 0; i < DEFAULT_MAPPINGS.length; i++) {
-      const linear = hexField(form, `m${i}-linear`, `mapping ${i + 1} linear`);
-      if (linear === null) continue;
-      mappings.push({
-        linear,
-        guestPhysical: hexField(form, `m${i}-guestPhysical`, `mapping ${i + 1} guest-physical`) ?? linear,
-        hostPhysical: hexField(form, `m${i}-hostPhysical`, `mapping ${i + 1} host-physical`) ?? linear,
-        guestWritable: form.has(`m${i}-guestWritable`),
-        guestUser: form.has(`m${i}-guestUser`),
-        nestedPresent: form.has(`m${i}-nestedPresent`),
-        nestedWritable: form.has(`m${i}-nestedWritable`),
+  show(
+    () => {
+      const form = new FormData(buildForm);
+      const mappings: MappingSpec[] = [];
+      for (let i = 0; i < DEFAULT_MAPPINGS.length; i++) {
+        const linear = hexField(form, `m${i}-linear`, `mapping ${i + 1} linear`);
+        if (linear === null) continue;
+        mappings.push({
+          linear,
+          guestPhysical: hexField(form, `m${i}-guestPhysical`, `mapping ${i + 1} guest-physical`) ?? linear,
+          hostPhysical: hexField(form, `m${i}-hostPhysical`, `mapping ${i + 1} host-physical`) ?? linear,
+          guestWritable: form.has(`m${i}-guestWritable`),
+          guestUser: form.has(`m${i}-guestUser`),
+          nestedPresent: form.has(`m${i}-nestedPresent`),
+          nestedWritable: form.has(`m${i}-nestedWritable`),
+        });
+      }
+      const accesses: AccessSpec[] = [];
+      for (let i = 0; i < DEFAULT_ACCESSES.length; i++) {
+        const address = hexField(form, `a${i}-address`, `access ${i + 1}`);
+        if (address === null) continue;
+        accesses.push({
+          address,
+          access: String(form.get(`a${i}-kind`)) as AccessSpec['access'],
+          cpl: Number(form.get(`a${i}-cpl`)) as AccessSpec['cpl'],
+        });
+      }
+      if (accesses.length === 0) throw new Error('give at least one access');
+      const { variants, selected } = buildScenarioVariants({
+        vendor: String(form.get('vendor')) as 'amd' | 'intel',
+        guestMode: String(form.get('guestMode')) as GuestModeName,
+        nested: form.has('nested'),
+        largeGuestPages: form.has('largeGuestPages'),
+        largeNestedPages: form.has('largeNestedPages'),
+        mappings,
+        accesses,
       });
-    }
-    const accesses: AccessSpec[] = [];
-    for (let i = 0; i < DEFAULT_ACCESSES.length; i++) {
-      const address = hexField(form, `a${i}-address`, `access ${i + 1}`);
-      if (address === null) continue;
-      accesses.push({
-        address,
-        access: String(form.get(`a${i}-kind`)) as AccessSpec['access'],
-        cpl: Number(form.get(`a${i}-cpl`)) as AccessSpec['cpl'],
-      });
-    }
-    if (accesses.length === 0) throw new Error('give at least one access');
-    const { variants, selected } = buildScenarioVariants({
-      vendor: String(form.get('vendor')) as 'amd' | 'intel',
-      guestMode: String(form.get('guestMode')) as GuestModeName,
-      nested: form.has('nested'),
-      largeGuestPages: form.has('largeGuestPages'),
-      largeNestedPages: form.has('largeNestedPages'),
-      mappings,
-      accesses,
-    });
-    return explainScenario(variants, { source: 'built in the form', variant: selected });
-  });
+      built = variants.map((v) => v.scenario);
+      return explainScenario(variants, { source: 'built in the form', variant: selected });
+    },
+    null,
+    {},
+    (p) => offerExport(built[p.variant]),
+  );
 });
+
+let built: Scenario[] = [];
+let exportUrl: string | null = null;
+
+/** Offers the scenario the view shows (the variant chosen above the walk) as an hvsim.scenario/1 file. */
+function offerExport(scenario: Scenario | undefined): void {
+  if (scenario === undefined) return;
+  if (exportUrl !== null) URL.revokeObjectURL(exportUrl);
+  exportUrl = URL.createObjectURL(new Blob([serializeScenario(scenario)], { type: 'application/json' }));
+  exportLink.href = exportUrl;
+  exportLink.hidden = false;
+}
 
 // Start from the location hash, or the full 4x4 walk.
 const params = new URLSearchParams(location.hash.slice(1));

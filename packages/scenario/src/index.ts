@@ -26,6 +26,8 @@ export {
 } from './scenario-machine.js';
 /** Reading and validating `hvsim.scenario/1` documents, with the spec's defaults. */
 export { parseScenario, type ReadOptions, readScenario, SCENARIO_DEFAULTS } from './scenario-reader.js';
+/** Writing `hvsim.scenario/1` documents (a scenario built in code or a form, to save). */
+export { serializeScenario } from './scenario-writer.js';
 /** The parsed documents. */
 export {
   type AccessName,

@@ -1,6 +1,8 @@
 import { DocumentError } from '@hvsim/errors';
 import { describe, expect, it } from 'vitest';
+import { listBundledScenarios, loadBundledScenario } from './bundled-scenarios.js';
 import { parseScenario, readScenario } from './scenario-reader.js';
+import { serializeScenario } from './scenario-writer.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests reach into and break JSON documents freely.
 type Json = any;
@@ -330,5 +332,22 @@ describe('readScenario: settings no CPU can be in', () => {
     expect(readScenario({ ...base(), nested: { enabled: true, root: '0x10005e' } }).nested.root).toBe(
       0x10005en,
     );
+  });
+});
+
+describe('serializeScenario', () => {
+  it('writes every bundled example so that reading it back gives the same scenario', () => {
+    for (const { name } of listBundledScenarios()) {
+      const scenario = loadBundledScenario(name);
+      const text = serializeScenario(scenario);
+      expect(parseScenario(text, `${name} (written)`, { strict: true }), name).toEqual(scenario);
+    }
+  });
+
+  it('writes hex lowercase with 0x, one line per memory run and per access', () => {
+    const text = serializeScenario(loadBundledScenario('long4'));
+    expect(text.startsWith('{\n  "format": "hvsim.scenario/1",\n')).toBe(true);
+    expect(text).toContain('\n    {"address":"0x1234","access":"read","cpl":3},\n');
+    expect(text).not.toMatch(/0x[0-9a-f]*[A-F]/);
   });
 });
