@@ -154,6 +154,17 @@ describe('PageTableBuilder maps pages the walker translates', () => {
     }
     expect(m.out.physical).toBe(0x3000);
   });
+
+  it("returns the leaf entry's address: the PT entry of a 4 KiB page, the PDE of a 2 MiB one", () => {
+    const m = machine(MODES.level4);
+    // 0x1000's PTE is entry 1 of the PT (the fourth table allocated); 0x40_0000's PDE entry 2 of the PD.
+    const pte = m.builder.map(0x1000, 0x5000);
+    expect(pte).toBe(TABLES + 3 * 4096 + 1 * 8);
+    expect(m.builder.entryAddress(0x1000, 1)).toBe(pte);
+    const pde = m.builder.map(0x40_0000, 0x20_0000, { size: PageSize.Size2M });
+    expect(pde).toBe(TABLES + 2 * 4096 + 2 * 8);
+    expect(m.builder.entryAddress(0x40_0000, 2)).toBe(pde);
+  });
 });
 
 describe('PageTableBuilder errors', () => {

@@ -115,8 +115,8 @@ export class PageTableBuilder {
     return this.mode === PagingMode.Legacy32 ? 4 : 8;
   }
 
-  /** Maps the page at `linear` to `physical` (both aligned to the page size). */
-  map(linear: number | bigint, physical: number, options: MapOptions = {}): void {
+  /** Maps the page at `linear` to `physical` (both aligned to the page size); returns the leaf entry's address. */
+  map(linear: number | bigint, physical: number, options: MapOptions = {}): number {
     const size = options.size ?? PageSize.Size4K;
     const leafLevel = this.leafLevel(size);
     this.split(linear);
@@ -166,9 +166,10 @@ export class PageTableBuilder {
       // PSE-36: physical-address bits 39:32 go to PDE bits 20:13 (SDM Table 4-4).
       const high = Math.floor(physical / TWO_32);
       this.memory.writeWord(address, ((physical % TWO_32) + flags + high * 8192) >>> 0);
-      return;
+      return address;
     }
     this.write(address, physical, flags, hiFlags);
+    return address;
   }
 
   /**

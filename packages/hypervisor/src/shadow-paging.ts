@@ -261,13 +261,12 @@ export class ShadowPaging implements PagingBackend {
     if (writable) flags |= PteFlag.RW;
     if ((g.perms & Perm.User) !== 0) flags |= PteFlag.US;
     if ((g.perms & Perm.Global) !== 0) flags |= PteFlag.G;
-    root.tables.map(linear, this.hostOf(gpaFrame), {
+    const leaf = root.tables.map(linear, this.hostOf(gpaFrame), {
       flags,
       noExecute: (g.perms & Perm.Execute) === 0,
       // The guest's protection key (SDM vol. 3A §4.6.2), checked by the CPU against the guest's PKRU.
       protectionKey: g.protectionKey,
     });
-    const leaf = root.tables.entryAddress(linear, 1) as number;
     this.leafInfo.set(leaf, { root, vpn, gpaFrame });
     root.leaves.add(leaf);
     for (const e of touched) setOf(this.deps, e).add(leaf);
