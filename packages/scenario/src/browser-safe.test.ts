@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { reachableModules, usesNode } from '@hvsim/dev-utils';
 import { describe, expect, it } from 'vitest';
 
 /*
@@ -6,28 +7,16 @@ import { describe, expect, it } from 'vitest';
  * Node built-in. Only `./node` (src/node.ts) may.
  */
 
-function reachable(entry: string): Map<string, string> {
-  const seen = new Map<string, string>();
-  const queue = [entry];
-  while (queue.length > 0) {
-    const file = queue.pop()!;
-    if (seen.has(file)) continue;
-    const text = readFileSync(new URL(file, import.meta.url), 'utf8');
-    seen.set(file, text);
-    for (const match of text.matchAll(/from '(\.\/[^']+)\.js'/g)) queue.push(`${match[1]}.ts`);
-  }
-  return seen;
-}
-
 describe('the main entry point is browser-safe', () => {
   it('reaches no Node built-in, while ./node does', () => {
-    const main = reachable('./index.ts');
+    const main = reachableModules(new URL('./index.ts', import.meta.url));
     expect(main.size).toBeGreaterThan(5);
-    const nodeImports = [...main].filter(([, text]) =>
-      /from 'node:|from '(fs|path|url)'|process\./.test(text),
-    );
-    expect(nodeImports.map(([file]) => file)).toEqual([]);
-    expect([...reachable('./node.ts').values()].some((text) => text.includes("from 'node:fs'"))).toBe(true);
+    expect([...main].filter(([, text]) => usesNode(text)).map(([file]) => file)).toEqual([]);
+    expect(
+      [...reachableModules(new URL('./node.ts', import.meta.url)).values()].some((text) =>
+        text.includes("from 'node:fs'"),
+      ),
+    ).toBe(true);
   });
 });
 

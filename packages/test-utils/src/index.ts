@@ -9,10 +9,12 @@ export {
   type BenchCase,
   type BenchRow,
   compareToBaseline,
+  reachableModules,
   readmeProblems,
   runTsProgram,
   tsBlocks,
   undocumentedExports,
+  usesNode,
 } from '@hvsim/dev-utils';
 /** The MMU contract: what every `MmuStrategy` (native, nested on each vendor, shadow, your own) must do. */
 export { describeMmuContract, type MmuUnderTest } from './mmu-contract.js';
