@@ -1,3 +1,4 @@
+import { InputError } from '@hvsim/errors';
 import { describe, expect, it } from 'vitest';
 import { columnName, renderCsv, renderJson } from './csv.js';
 import { highlights } from './highlights.js';
@@ -177,6 +178,18 @@ describe('renderCsv', () => {
 describe('renderJson and parseReport', () => {
   it('round-trips a report', () => {
     expect(parseReport(renderJson(report))).toEqual(report);
+  });
+
+  it('throws an InputError naming the source for what it cannot read', () => {
+    let caught: unknown;
+    try {
+      parseReport('{ nope', 'r.json');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InputError);
+    expect((caught as InputError).source).toBe('r.json');
+    expect((caught as Error).message).toMatch(/^r\.json: invalid JSON: /);
   });
 
   it('names the path of a bad field and refuses another format', () => {

@@ -1,3 +1,4 @@
+import { InputError } from '@hvsim/errors';
 import { z } from 'zod';
 
 /** The format tag of a report document; a reader rejects any other. */
@@ -102,9 +103,15 @@ export type TlbLevelReport = z.infer<typeof tlbLevelSchema>;
 /** An `hvsim.report/1` document. */
 export type ReportDocument = z.infer<typeof reportSchema>;
 
-/** A report document that does not validate: the message names the JSON path of each problem. */
-export class ReportFormatError extends Error {
-  override readonly name = 'ReportFormatError';
+/**
+ * A report document that does not validate: the message names the source and the JSON path of each
+ * problem. An `InputError` of @hvsim/errors, as every error about unreadable input is.
+ */
+export class ReportFormatError extends InputError {
+  constructor(message: string, source: string) {
+    super(message, source);
+    this.name = 'ReportFormatError';
+  }
 }
 
 /** Reads an `hvsim.report/1` document from JSON text, checking every field. */
@@ -113,12 +120,12 @@ export function parseReport(text: string, source = 'report'): ReportDocument {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ReportFormatError(`${source}: invalid JSON: ${(error as Error).message}`);
+    throw new ReportFormatError(`${source}: invalid JSON: ${(error as Error).message}`, source);
   }
   const result = reportSchema.safeParse(json);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => `${source}: ${pathText(issue.path)}: ${issue.message}`);
-    throw new ReportFormatError(lines.join('\n'));
+    throw new ReportFormatError(lines.join('\n'), source);
   }
   return result.data;
 }
