@@ -133,6 +133,13 @@ export class TranslationCaches {
   lookup(lo: number, hi: number, access: AccessKind, privilege: Privilege, state: CpuState): number {
     const tlb = this.tlb;
     if (tlb === null || (state.mode === PagingMode.None && !this.twoStage)) return -1;
+    // A TLB never serves a non-canonical address: bits 63:47 (63:56 with LA57) must be equal, else
+    // the access raises #GP(0) whatever the TLB holds (SDM vol. 1 §3.3.7.1, vol. 3A §4.5). The
+    // entries are keyed by bits 56:12 only, so the walk, which checks, must decide.
+    if (state.lma) {
+      const top = state.mode === PagingMode.Level5 ? hi >> 24 : hi >> 15;
+      if (top !== 0 && top !== -1) return -1;
+    }
     const vpn = linearPageNumber(lo, hi, state);
     const page = tlb.lookup(this.context, vpn, access, this.need(access, privilege, state));
     if (page === TLB_MISS || page === TLB_PERMISSION_MISS) return -1;

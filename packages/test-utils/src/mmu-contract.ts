@@ -68,6 +68,9 @@ const SUPERVISOR = 0x40_2000; // -> 0x80_2000, supervisor only
 const NO_EXEC = 0x40_3000; // -> 0x80_3000, XD=1
 const ABSENT = 0x40_4000; // not mapped
 const LARGE = 0x60_0000; // a 2 MiB page -> guest-physical 0xa0_0000
+// The first page of the upper canonical half, 0xffff_8000_0000_0000 (halves lo 0, hi 0xffff_8000)
+// -> guest-physical 0x80_6000, supervisor.
+const HIGH_HI = 0xffff_8000;
 const FRAME = 0x80_0000;
 
 // CR0.PE | CR0.WP | CR0.PG, CR4.PAE, EFER.LME | EFER.LMA | EFER.NXE: 4-level paging with
@@ -108,6 +111,7 @@ export function describeMmuContract(under: MmuUnderTest): void {
       tables.map(SUPERVISOR, FRAME + 0x2000, { flags: present | RW });
       tables.map(NO_EXEC, FRAME + 0x3000, { flags: present | RW | US, noExecute: true });
       tables.map(LARGE, 0xa0_0000, { size: PageSize.Size2M });
+      tables.map(0xffff_8000_0000_0000n, FRAME + 0x6000, { flags: present | RW });
       expect(cpu.setControlRegisters({ cr0: CR0, cr3: tables.root, cr4: CR4, efer: EFER })).toBe(
         TranslateStatus.Ok,
       );
@@ -174,6 +178,20 @@ export function describeMmuContract(under: MmuUnderTest): void {
         TranslateStatus.GeneralProtection,
       );
       expect(out.translation.errorCode).toBe(0);
+    });
+
+    it('never serves a non-canonical address from a TLB entry of the canonical one (SDM vol. 1 §3.3.7.1)', () => {
+      // 0xffff_8000_0000_0000 is canonical and mapped; 0x01ff_8000_0000_0000 has the same bits 56:12
+      // (what a TLB keys by) but bits 63:47 differ: #GP(0) whatever the TLB holds.
+      expect(access(0, AccessKind.Read, Privilege.Supervisor, HIGH_HI)).toBe(TranslateStatus.Ok);
+      expect(out.translation.guestPhysical).toBe(FRAME + 0x6000);
+      expect(access(0, AccessKind.Read, Privilege.Supervisor, 0x01ff_8000)).toBe(
+        TranslateStatus.GeneralProtection,
+      );
+      expect(out.translation.errorCode).toBe(0);
+      // The canonical address still translates.
+      expect(access(0x10, AccessKind.Read, Privilege.Supervisor, HIGH_HI)).toBe(TranslateStatus.Ok);
+      expect(out.translation.guestPhysical).toBe(FRAME + 0x6010);
     });
 
     it('sees a changed mapping after INVLPG and after MOV to CR3 (SDM vol. 3A §4.10.4.1)', () => {
