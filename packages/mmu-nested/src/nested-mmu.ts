@@ -181,6 +181,8 @@ export class NestedMmu implements MmuStrategy {
         out.status = TranslateStatus.NestedFault;
         return out.status;
       }
+      // A guest #PF invalidates what the caches hold for the linear address (SDM vol. 3A §4.10.4.1).
+      if (status === WalkStatus.PageFault && caches !== null) caches.pageFault(lo, hi, this.state);
       return finishOneStage(status, out);
     }
     const gpa = guest.physical;

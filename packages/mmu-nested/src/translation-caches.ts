@@ -153,6 +153,18 @@ export class TranslationCaches {
   }
 
   /**
+   * A page fault on the linear address (lo, hi) invalidates the TLB entries for its page under the
+   * current context and the walk-cache entries that would be used for it, so that the fault does not
+   * recur once the tables in memory would not cause it (SDM vol. 3A §4.10.4.1). Under nesting the
+   * context is the guest's (its ASID/VPID, PCID and, for Intel, EP4TA).
+   */
+  pageFault(lo: number, hi: number, state: CpuState): void {
+    const vpn = linearPageNumber(lo, hi, state);
+    this.tlb?.flushLookup(this.context, vpn);
+    this.walkCache?.flushLookup(this.context, vpn);
+  }
+
+  /**
    * Walks, starting below the root when the walk cache holds an upper-level entry for the address.
    * Skipped levels are recorded in the trace as references the cache saved (RefFlag.Cached).
    */

@@ -93,6 +93,7 @@ export function describeMmuContract(under: MmuUnderTest): void {
     let cpu: ContractCpu;
     let out: ContractAccess;
     let tables: PageTableBuilder;
+    let frames: FrameAllocator;
 
     const access = (linear: number, kind: AccessKind, privilege: Privilege, linearHi?: number) =>
       cpu.access(linear, kind, out, privilege, linearHi);
@@ -103,7 +104,7 @@ export function describeMmuContract(under: MmuUnderTest): void {
         readWord: (address: number) => cpu.readPhysical(address),
         writeWord: (address: number, value: number) => cpu.writePhysical(address, value),
       };
-      const frames = new FrameAllocator(TABLES, TABLES_END);
+      frames = new FrameAllocator(TABLES, TABLES_END);
       tables = new PageTableBuilder(memory, PagingMode.Level4, () => frames.allocate());
       const { P: present, RW, US } = PteFlag;
       tables.map(USER_RW, FRAME, { flags: present | RW | US });
@@ -192,6 +193,22 @@ export function describeMmuContract(under: MmuUnderTest): void {
       // The canonical address still translates.
       expect(access(0x10, AccessKind.Read, Privilege.Supervisor, HIGH_HI)).toBe(TranslateStatus.Ok);
       expect(out.translation.guestPhysical).toBe(FRAME + 0x6010);
+    });
+
+    it('does not repeat a #PF the tables in memory no longer cause: the fault invalidated the caches (SDM vol. 3A §4.10.4.1)', () => {
+      // 0x80_0000's PDE points to a table whose PTE 1 maps a page and PTE 0 is not present.
+      tables.map(0x80_1000, FRAME + 0x7000);
+      expect(access(0x80_1000, AccessKind.Read, Privilege.User)).toBe(TranslateStatus.Ok);
+      expect(access(0x80_0000, AccessKind.Read, Privilege.User)).toBe(TranslateStatus.PageFault);
+      expect(out.translation.errorCode).toBe(U);
+      // The kernel repairs the PDE, without INVLPG: it now points to a new table whose PTE 0 maps a page.
+      const table = frames.allocate();
+      cpu.writePhysical(table, (FRAME + 0x8000) | PteFlag.P | PteFlag.RW | PteFlag.US);
+      const pde = tables.entryAddress(0x80_0000, 2)!;
+      cpu.writePhysical(pde, table | PteFlag.P | PteFlag.RW | PteFlag.US);
+      // Cached or not, the access reads the repaired tables.
+      expect(access(0x80_0000, AccessKind.Read, Privilege.User)).toBe(TranslateStatus.Ok);
+      expect(out.translation.guestPhysical).toBe(FRAME + 0x8000);
     });
 
     it('sees a changed mapping after INVLPG and after MOV to CR3 (SDM vol. 3A §4.10.4.1)', () => {

@@ -581,6 +581,17 @@ export class TaggedStore {
   }
 
   /**
+   * Removes the entries a lookup under context `ctx` would use for 4 KiB page `vpn` (those of `ctx`
+   * itself and its space's global ones): what a page fault on that address invalidates, "TLB entries
+   * ... for a page number corresponding to that linear address and ... associated with the current
+   * PCID" and "all entries in the paging-structure caches that would be used for that linear address"
+   * (SDM vol. 3A §4.10.4.1). Counted as an invalidation of one address in one PCID.
+   */
+  flushLookup(ctx: number, vpn: number): number {
+    return this.count(InvalidationKind.AddressInPcid, this.removeCovering(vpn, Match.Lookup, ctx, 0, false));
+  }
+
+  /**
    * Removes the entries of `pcid` in address-space id `asid` whose page holds 4 KiB page `vpn`, and
    * its global entries for that page when `includeGlobals`. Serves INVLPG (`includeGlobals` true: "also
    * invalidates global entries", SDM vol. 3A §4.10.4.1; APM vol. 2 §5.5.3) and INVPCID

@@ -404,6 +404,16 @@ export class TlbHierarchy implements TlbOrganization {
     return this.sum((c) => c.flushAddressInPcid(asid, pcid, vpn, includeGlobals), false);
   }
 
+  /**
+   * Removes the TLB entries a lookup under `ctx` would use for `vpn`, at every level (not the walk
+   * caches: the MMU invalidates its walk cache itself). See `TaggedStore.flushLookup`.
+   */
+  flushLookup(ctx: number, vpn: number): number {
+    let n = 0;
+    for (const c of this.caches) n += c.flushLookup(ctx, vpn);
+    return n;
+  }
+
   /** Removes `pcid`'s entries and walk-cache entries. See `TaggedStore.flushPcid`. */
   flushPcid(asid: number, pcid: number, includeGlobals: boolean): number {
     return this.sum((c) => c.flushPcid(asid, pcid, includeGlobals), false);

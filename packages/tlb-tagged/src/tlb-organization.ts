@@ -86,6 +86,8 @@ export interface TlbOrganization {
   flushAddress(asid: number, vpn: number): number;
   /** See `TaggedStore.flushAddressInPcid`. */
   flushAddressInPcid(asid: number, pcid: number, vpn: number, includeGlobals: boolean): number;
+  /** The translations a lookup under `ctx` would use for `vpn` (a page fault's invalidation); see `TaggedStore.flushLookup`. */
+  flushLookup(ctx: number, vpn: number): number;
   /** See `TaggedStore.flushPcid`. */
   flushPcid(asid: number, pcid: number, includeGlobals: boolean): number;
   /** See `TaggedStore.flushNestedRoot`. */
