@@ -130,8 +130,16 @@ export class TranslationCaches {
    * Looks the access up in the TLB: the host-physical address on a hit, -1 otherwise (a miss, or an
    * entry whose permissions or protection key do not allow the access: the walk decides).
    */
+  /**
+   * Whether the last `lookup` found an entry for its address (a hit, or one whose permissions or
+   * protection key sent the access to the walk): only then can a page fault on that address have a
+   * TLB entry to invalidate.
+   */
+  private foundEntry = false;
+
   lookup(lo: number, hi: number, access: AccessKind, privilege: Privilege, state: CpuState): number {
     const tlb = this.tlb;
+    this.foundEntry = false;
     if (tlb === null || (state.mode === PagingMode.None && !this.twoStage)) return -1;
     // A TLB never serves a non-canonical address: bits 63:47 (63:56 with LA57) must be equal, else
     // the access raises #GP(0) whatever the TLB holds (SDM vol. 1 §3.3.7.1, vol. 3A §4.5). The
@@ -142,7 +150,9 @@ export class TranslationCaches {
     }
     const vpn = linearPageNumber(lo, hi, state);
     const page = tlb.lookup(this.context, vpn, access, this.need(access, privilege, state));
-    if (page === TLB_MISS || page === TLB_PERMISSION_MISS) return -1;
+    if (page === TLB_MISS) return -1;
+    this.foundEntry = true;
+    if (page === TLB_PERMISSION_MISS) return -1;
     if (state.pke && access !== AccessKind.Execute && (tlb.hitPerms & Perm.User) !== 0 && state.pkru !== 0) {
       const rights = state.pkru >>> (2 * protectionKeyOf(tlb.hitAttrs));
       if ((rights & 1) !== 0) return -1;
@@ -153,14 +163,16 @@ export class TranslationCaches {
   }
 
   /**
-   * A page fault on the linear address (lo, hi) invalidates the TLB entries for its page under the
-   * current context and the walk-cache entries that would be used for it, so that the fault does not
+   * A page fault on the linear address (lo, hi), after the `lookup` of that address, invalidates the
+   * TLB entries for its page under the current context and the walk-cache entries that would be used
+   * for it, so that the fault does not
    * recur once the tables in memory would not cause it (SDM vol. 3A §4.10.4.1). Under nesting the
    * context is the guest's (its ASID/VPID, PCID and, for Intel, EP4TA).
    */
   pageFault(lo: number, hi: number, state: CpuState): void {
     const vpn = linearPageNumber(lo, hi, state);
-    this.tlb?.flushLookup(this.context, vpn);
+    // After a miss no entry a lookup under this context could use exists: nothing to remove there.
+    if (this.foundEntry) this.tlb?.flushLookup(this.context, vpn);
     this.walkCache?.flushLookup(this.context, vpn);
   }
 
