@@ -107,14 +107,18 @@ export class VmxExtension implements VirtualizationExtension {
   }
 
   enterGuest(caches: CpuTranslationCaches, id: number, tables: NestedTables | null, flush: EntryFlush): void {
-    if (!this.tagged) this.flushVpidZero(caches);
+    if (!this.tagged) {
+      // Without VPIDs every guest runs as VPID 0000H, whose linear and combined mappings (all PCIDs,
+      // all EP4TAs) the VM entry itself invalidates; guest-physical mappings are not VPID-tagged and
+      // survive it (SDM vol. 3C §29.4.3.1). That is the whole flush a world switch asks for here:
+      // there is no INVVPID (#UD without VPIDs), and no INVEPT, which the architecture does not make.
+      this.flushVpidZero(caches);
+      if (flush === EntryFlush.All) return;
+    }
     if (flush === EntryFlush.All) {
-      // Without VPIDs there is no INVVPID (#UD); the entry's own flush of VPID 0 stands in for it.
-      if (this.tagged) {
-        expectSuccess(
-          invvpid(InvvpidType.AllContext, invvpidDescriptor(0), VMX_ROOT, caches, this.capabilities),
-        );
-      }
+      expectSuccess(
+        invvpid(InvvpidType.AllContext, invvpidDescriptor(0), VMX_ROOT, caches, this.capabilities),
+      );
       expectSuccess(invept(InveptType.AllContext, inveptDescriptor(0), VMX_ROOT, caches, this.capabilities));
     } else if (flush === EntryFlush.Guest) {
       if (this.tagged) {
