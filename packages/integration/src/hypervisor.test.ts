@@ -1,4 +1,13 @@
-import { AccessKind } from '@hvsim/cpu-core';
+import {
+  AccessKind,
+  Cr0,
+  Cr4,
+  Efer,
+  FrameAllocator,
+  PageTableBuilder,
+  PagingMode,
+  PteFlag,
+} from '@hvsim/cpu-core';
 import {
   HostMachine,
   type VirtualCpu,
@@ -70,6 +79,44 @@ describe('world switches and tags', () => {
       expect(hit).toBe(false);
       expect(stats.entryFlushes).toBeGreaterThanOrEqual(3);
     });
+  }
+});
+
+describe('shootdowns reach running vCPUs', () => {
+  for (const [name, make] of vendors) {
+    for (const tagged of [true, false]) {
+      it(`${name}, ${tagged ? 'tagged' : 'untagged'}: a vCPU running on another CPU sees the new mapping after the shootdown`, () => {
+        // Two vCPUs of one guest on two CPUs, one address space. vCPU B caches the page; A remaps it
+        // and shoots it down: B's INVLPG in the IPI handler (or INVLPGA / INVVPID on its behalf)
+        // removes the translation (SDM vol. 3A §4.10.5, §4.10.4.1; vol. 3C §29.4.3.1; APM vol. 2 §15.16).
+        const host = new HostMachine({ extension: make(tagged), caches, cpus: 2 });
+        const vm = host.createVm({ memorySize: 0x40_0000 });
+        const a = vm.createVcpu();
+        const b = vm.createVcpu();
+        a.run(host.cpus[0]);
+        b.run(host.cpus[1]);
+        const memory = {
+          readWord: (address: number) => a.readPhysical(address),
+          writeWord: (address: number, value: number) => a.writePhysical(address, value),
+        };
+        const frames = new FrameAllocator(0x10_0000, 0x20_0000);
+        const tables = new PageTableBuilder(memory, PagingMode.Level4, () => frames.allocate());
+        const page = 0x40_0000;
+        tables.map(page, 0x30_0000);
+        const regs = { cr0: (Cr0.PE | Cr0.PG) >>> 0, cr3: tables.root, cr4: Cr4.PAE, efer: Efer.LME };
+        expect(a.setControlRegisters(regs)).toBe(TranslateStatus.Ok);
+        expect(b.setControlRegisters(regs)).toBe(TranslateStatus.Ok);
+        const out = new GuestAccess();
+        expect(b.access(page + 8, AccessKind.Read, out)).toBe(TranslateStatus.Ok);
+        expect(b.access(page + 8, AccessKind.Read, out)).toBe(TranslateStatus.Ok);
+        expect([out.translation.tlbHit, out.translation.guestPhysical]).toEqual([true, 0x30_0008]);
+        // A points the page elsewhere and shoots the old translation down.
+        a.writePhysical(tables.entryAddress(page, 1)!, 0x31_0000 | PteFlag.P | PteFlag.RW | PteFlag.US);
+        a.shootdown(page);
+        expect(b.access(page + 8, AccessKind.Read, out)).toBe(TranslateStatus.Ok);
+        expect(out.translation.guestPhysical).toBe(0x31_0008);
+      });
+    }
   }
 });
 

@@ -40,3 +40,18 @@ describe('a world switch of the hypervisor on VMX without VPIDs', () => {
     expect(survivors(caches, plan)).toEqual(['vpid 0 linear', 'vpid 0 walk-cache PDE']);
   });
 });
+
+describe('a shootdown on VMX without VPIDs', () => {
+  it("reaches a running vCPU: its INVLPG drops VPID 0000H's mappings of that page, combined ones of every EP4TA", () => {
+    const caches = makeCaches();
+    const pages: readonly Planted[] = [
+      { name: 'page 0x10', where: 'tlb', vpid: 0, vpn: 0x10 },
+      { name: 'page 0x10 combined', where: 'tlb', vpid: 0, ep4ta: EP4TA, vpn: 0x10 },
+      { name: 'page 0x11', where: 'tlb', vpid: 0, vpn: 0x11 },
+      { name: 'guest-physical 0x10', where: 'nested', vpid: 0, ep4ta: EP4TA, vpn: 0x10 },
+    ];
+    plant(caches, pages);
+    new VmxExtension({ capabilities: { vpid: false } }).invalidatePage(caches, 1, 0x10_000);
+    expect(survivors(caches, pages)).toEqual(['page 0x11', 'guest-physical 0x10']);
+  });
+});
