@@ -77,7 +77,7 @@ export class NativeMmu implements MmuStrategy {
     out.references = guest.references;
     finishOneStage(status, out);
     // A #PF invalidates what the caches hold for the address (SDM vol. 3A §4.10.4.1).
-    if (status === WalkStatus.PageFault) caches.pageFault(lo, hi, state);
+    if (status === WalkStatus.PageFault) caches.pageFault(lo, hi, state, guest);
     if (status === WalkStatus.Ok) {
       if (guestOf !== null) out.guestPhysical = guestOf(out.hostPhysical);
       caches.fill(

@@ -182,7 +182,7 @@ export class NestedMmu implements MmuStrategy {
         return out.status;
       }
       // A guest #PF invalidates what the caches hold for the linear address (SDM vol. 3A §4.10.4.1).
-      if (status === WalkStatus.PageFault && caches !== null) caches.pageFault(lo, hi, this.state);
+      if (status === WalkStatus.PageFault && caches !== null) caches.pageFault(lo, hi, this.state, guest);
       return finishOneStage(status, out);
     }
     const gpa = guest.physical;

@@ -5,6 +5,7 @@ import {
   type PageWalker,
   PagingMode,
   Perm,
+  PfError,
   Privilege,
   RefFlag,
   Stage,
@@ -169,10 +170,13 @@ export class TranslationCaches {
    * recur once the tables in memory would not cause it (SDM vol. 3A §4.10.4.1). Under nesting the
    * context is the guest's (its ASID/VPID, PCID and, for Intel, EP4TA).
    */
-  pageFault(lo: number, hi: number, state: CpuState): void {
+  pageFault(lo: number, hi: number, state: CpuState, fault: WalkResult): void {
     const vpn = linearPageNumber(lo, hi, state);
-    // After a miss no entry a lookup under this context could use exists: nothing to remove there.
-    if (this.foundEntry) this.tlb?.flushLookup(this.context, vpn);
+    // "All TLB entries corresponding to the translation" go, the pieces of a large page included
+    // (SDM vol. 3A §4.10.2.3, §4.10.4.1). After a miss on the page no entry for it exists; pieces of
+    // the translation can exist only when the fault was a protection fault at a large leaf.
+    const largeLeaf = (fault.errorCode & PfError.P) !== 0 && fault.level > 1;
+    if (this.foundEntry || largeLeaf) this.tlb?.flushLookup(this.context, vpn);
     this.walkCache?.flushLookup(this.context, vpn);
   }
 
