@@ -244,6 +244,20 @@ describe('EPT misconfigurations (SDM vol. 3C §29.3.3.1) and their priority over
     translate(s, R);
     expect(s.out.nestedFault.kind).toBe(NestedFaultKind.EptMisconfiguration);
   });
+
+  it('a 2 MiB leaf where the processor reports no 2 MiB pages is a misconfiguration (capability bit 16)', () => {
+    for (const largePages of [true, false]) {
+      const s = setUp({ capabilities: { largePages } });
+      const pdeAddress = s.ept.entryAddress(DATA, 2)!;
+      s.memory.writeEntry(pdeAddress, (DATA | RWX_WB | EptFlag.PS) >>> 0, 0);
+      const status = translate(s, R);
+      expect({ largePages, status }).toEqual({
+        largePages,
+        status: largePages ? TranslateStatus.Ok : TranslateStatus.NestedFault,
+      });
+      if (!largePages) expect(s.out.nestedFault.kind).toBe(NestedFaultKind.EptMisconfiguration);
+    }
+  });
 });
 
 describe('EPT walk shape and guest modes', () => {

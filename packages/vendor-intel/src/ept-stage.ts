@@ -59,6 +59,8 @@ export interface EptCapabilities {
   readonly fiveLevel?: boolean;
   /** Bit 17: 1 GiB pages. Default true. */
   readonly gigabytePages?: boolean;
+  /** Bit 16: 2 MiB pages. Default true. */
+  readonly largePages?: boolean;
 }
 
 /** A decoded, valid EPT pointer. */
@@ -160,6 +162,7 @@ export class EptStage implements NestedStage {
   private readonly modeBasedExecute: boolean;
   private readonly advancedInfo: boolean;
   private readonly gigabytePages: boolean;
+  private readonly largePages: boolean;
   private readonly physHiReserved: number;
   private linearLo = 0;
   private linearHi = 0;
@@ -185,6 +188,7 @@ export class EptStage implements NestedStage {
     this.modeBasedExecute = capabilities.modeBasedExecute ?? false;
     this.advancedInfo = capabilities.advancedViolationInfo ?? false;
     this.gigabytePages = capabilities.gigabytePages ?? true;
+    this.largePages = capabilities.largePages ?? true;
     const m = memory.maxPhysicalAddressBits;
     this.physHiReserved = (0xf_ffff & ~((1 << (m - 32)) - 1)) >>> 0;
     this.walkCache = options.walkCache ?? null;
@@ -340,7 +344,10 @@ export class EptStage implements NestedStage {
     if ((hi & this.physHiReserved) !== 0) return true;
     if (level >= 4) return (lo & 0xf8) !== 0; // bits 7:3 (PS included) of PML5E and PML4E
     if (!leaf) return (lo & (level === 3 ? 0xf8 : 0x78)) !== 0; // PDPTE bits 7:3 (PS = 0), PDE bits 6:3
+    // A large leaf the processor does not support (IA32_VMX_EPT_VPID_CAP bits 17 and 16) has bit 7
+    // set where it is reserved (SDM vol. 3C §29.3.3.1).
     if (level === 3 && !this.gigabytePages) return true;
+    if (level === 2 && !this.largePages) return true;
     if (level === 3 && (lo & 0x3fff_f000) !== 0) return true; // 1 GiB page: bits 29:12
     if (level === 2 && (lo & 0x001f_f000) !== 0) return true; // 2 MiB page: bits 20:12
     const memoryType = (lo >>> 3) & 7;
