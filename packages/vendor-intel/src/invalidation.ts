@@ -1,3 +1,4 @@
+import { linearFromBigInt, linearPageNumber } from '@hvsim/cpu-core';
 import { flushTargets, type TlbTargets } from '@hvsim/tlb-tagged';
 import { decodeEptp } from './ept-stage.js';
 import { resolveVmxCapabilities, type VmxCapabilities } from './vmx-capabilities.js';
@@ -132,7 +133,8 @@ export function isCanonical(address: bigint, bits: number): boolean {
   return top === 0n || top === (1n << BigInt(65 - bits)) - 1n;
 }
 
-const TWO_45 = 2n ** 45n;
+/** A whole 64-bit linear address: its 4 KiB page number is bits 56:12 (cpu-core's rule). */
+const WHOLE_ADDRESS = { lma: true } as const;
 
 /**
  * INVVPID (SDM vol. 3C "INVVPID"). After the mode checks (#UD without VPID or INVVPID support,
@@ -180,7 +182,8 @@ export function invvpid(
       if (!isCanonical(address, caps.linearAddressBits)) {
         return vmfail(error, `INVVPID address 0x${address.toString(16)} is not canonical`, current);
       }
-      const vpn = Number((address >> 12n) % TWO_45);
+      const { lo, hi } = linearFromBigInt(address);
+      const vpn = linearPageNumber(lo, hi, WHOLE_ADDRESS);
       removed = flushTargets(targets, false, (t) => t.flushAddress(vpid, vpn));
       break;
     }
