@@ -14,6 +14,7 @@ export {
   linearFromBigInt,
   linearPageNumber,
   linearPageNumberOf,
+  linearPageNumberOfBigInt,
   linearToBigInt,
   parseHex64,
   TWO_32,

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { linearFromBigInt, linearPageNumber, tableIndex } from './linear-address.js';
+import {
+  linearFromBigInt,
+  linearPageNumber,
+  linearPageNumberOfBigInt,
+  tableIndex,
+} from './linear-address.js';
 
 /*
  * The index rules of Intel SDM vol. 3A §4.5.4 (Figure 4-8, 4-level; §4.5.1 for the PML5 bits 56:48)
@@ -31,5 +36,8 @@ describe('linearPageNumber', () => {
     const { lo, hi } = linearFromBigInt(0xffff_8000_0000_1000n);
     expect(linearPageNumber(lo, hi, { lma: true })).toBe(2 ** 45 - 2 ** 35 + 1);
     expect(linearPageNumber(0xffff_f000, 0, { lma: false })).toBe(0xfffff);
+    // A BigInt operand: the whole address, modulo 2^64 (-1 is 0xffff_ffff_ffff_ffff: bits 56:12 all set).
+    expect(linearPageNumberOfBigInt(0xffff_8000_0000_1000n)).toBe(2 ** 45 - 2 ** 35 + 1);
+    expect(linearPageNumberOfBigInt(-1n)).toBe(2 ** 45 - 1);
   });
 });

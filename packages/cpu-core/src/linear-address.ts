@@ -49,6 +49,19 @@ export function linearPageNumberOf(
   return linearPageNumber(linear - hi * TWO_32, hi, state);
 }
 
+/** A whole 64-bit linear address: IA-32e's page-number rule applies to all of it. */
+const WHOLE_ADDRESS = { lma: true } as const;
+
+/**
+ * `linearPageNumber` of a whole 64-bit linear address given as a BigInt, as instructions take one in
+ * a register or descriptor (INVLPGA's rAX, INVVPID's descriptor): bits 56:12, the address taken
+ * modulo 2^64.
+ */
+export function linearPageNumberOfBigInt(address: bigint): number {
+  const { lo, hi } = linearFromBigInt(BigInt.asUintN(64, address));
+  return linearPageNumber(lo, hi, WHOLE_ADDRESS);
+}
+
 /** A 64-bit value as two unsigned 32-bit halves. */
 export interface LinearAddress {
   readonly lo: number;

@@ -1,4 +1,4 @@
-import { Efer, linearFromBigInt, linearPageNumber } from '@hvsim/cpu-core';
+import { Efer, linearPageNumberOfBigInt } from '@hvsim/cpu-core';
 import { flushTargets, type TlbTargets } from '@hvsim/tlb-tagged';
 import { SvmIntercept, type Vmcb } from './vmcb.js';
 import { VmExitCode } from './vmexit-code.js';
@@ -73,9 +73,6 @@ export interface InvlpgaOperands extends SvmModeState {
   readonly guestVmcb?: Vmcb;
 }
 
-/** rAX, cut to the address size, holds the whole linear address: its page number is bits 56:12. */
-const WHOLE_ADDRESS = { lma: true } as const;
-
 /**
  * Runs INVLPGA: #UD or #GP(0) as `svmInstructionFault` says, then #VMEXIT(INVLPGA, 7Ah) if a guest
  * runs it with the intercept set (EXITINFO1 and EXITINFO2 are not used: the address is in the guest's
@@ -95,7 +92,6 @@ export function invlpga(operands: InvlpgaOperands, targets: TlbTargets): SvmInst
   }
   const size = operands.addressSize ?? 64;
   const address = BigInt.asUintN(size, BigInt(operands.rax));
-  const { lo, hi } = linearFromBigInt(address);
-  const vpn = linearPageNumber(lo, hi, WHOLE_ADDRESS);
+  const vpn = linearPageNumberOfBigInt(address);
   return { kind: 'done', removed: flushTargets(targets, false, (t) => t.flushAddress(asid, vpn)) };
 }

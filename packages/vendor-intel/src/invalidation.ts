@@ -1,4 +1,4 @@
-import { linearFromBigInt, linearPageNumber } from '@hvsim/cpu-core';
+import { linearPageNumberOfBigInt } from '@hvsim/cpu-core';
 import { flushTargets, type TlbTargets } from '@hvsim/tlb-tagged';
 import { decodeEptp } from './ept-stage.js';
 import { resolveVmxCapabilities, type VmxCapabilities } from './vmx-capabilities.js';
@@ -133,9 +133,6 @@ export function isCanonical(address: bigint, bits: number): boolean {
   return top === 0n || top === (1n << BigInt(65 - bits)) - 1n;
 }
 
-/** A whole 64-bit linear address: its 4 KiB page number is bits 56:12 (cpu-core's rule). */
-const WHOLE_ADDRESS = { lma: true } as const;
-
 /**
  * INVVPID (SDM vol. 3C "INVVPID"). After the mode checks (#UD without VPID or INVVPID support,
  * EPT_VPID_CAP bit 32; VM exit 53 in non-root operation; #GP(0) at CPL > 0), VMfail with error 28 if
@@ -182,8 +179,7 @@ export function invvpid(
       if (!isCanonical(address, caps.linearAddressBits)) {
         return vmfail(error, `INVVPID address 0x${address.toString(16)} is not canonical`, current);
       }
-      const { lo, hi } = linearFromBigInt(address);
-      const vpn = linearPageNumber(lo, hi, WHOLE_ADDRESS);
+      const vpn = linearPageNumberOfBigInt(address);
       removed = flushTargets(targets, false, (t) => t.flushAddress(vpid, vpn));
       break;
     }

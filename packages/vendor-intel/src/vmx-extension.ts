@@ -1,4 +1,4 @@
-import { type CpuState, Cr0, linearFromBigInt, linearPageNumber, type PhysicalMemory } from '@hvsim/cpu-core';
+import { type CpuState, Cr0, linearPageNumberOfBigInt, type PhysicalMemory } from '@hvsim/cpu-core';
 import {
   type BackingPageSize,
   type CpuTranslationCaches,
@@ -66,9 +66,6 @@ const VMX_ROOT = { vmxOperation: true } as const;
  * VPIDs every guest runs with VPID 0 and every VM entry and VM exit flushes VPID 0's linear and combined
  * translations (§29.4.3.1).
  */
-/** A whole 64-bit linear address: its page number is bits 56:12. */
-const WHOLE_ADDRESS = { lma: true } as const;
-
 export class VmxExtension implements VirtualizationExtension {
   readonly vendor = 'intel';
   readonly tagged: boolean;
@@ -160,8 +157,7 @@ export class VmxExtension implements VirtualizationExtension {
       // Without VPIDs the guest runs as VPID 0000H: the INVLPG it runs (a shootdown's IPI handler, say)
       // invalidates VPID 0000H's linear and combined mappings of the page (SDM vol. 3A §4.10.4.1, vol.
       // 3C §29.4.3.1), which must not wait for the vCPU's next VM exit.
-      const { lo, hi } = linearFromBigInt(BigInt.asUintN(64, BigInt(linear)));
-      const vpn = linearPageNumber(lo, hi, WHOLE_ADDRESS);
+      const vpn = linearPageNumberOfBigInt(BigInt(linear));
       flushTargets(caches, false, (t) => t.flushAddress(0, vpn));
       return;
     }
