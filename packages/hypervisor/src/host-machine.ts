@@ -1,6 +1,7 @@
 import { PhysicalMemory } from '@hvsim/cpu-core';
 import { type CostModel, checkCosts, defaultCosts, MachineStats } from '@hvsim/platform';
 import { buildCaches, type CpuCacheConfig } from '@hvsim/tlb-tagged';
+import { grownToHold } from './grow.js';
 
 /** The translation structures each physical CPU gets (see `@hvsim/tlb-tagged`'s `CpuCacheConfig`). */
 export type { CpuCacheConfig };
@@ -130,13 +131,7 @@ export class HostMachine implements Host {
   /** Records that host frame `hpa` (4 KiB aligned) backs guest-physical frame `gpa`, or nothing (`gpa` -1). */
   setGuestFrame(hpa: number, gpa: number): void {
     const index = (hpa - this.framesStart) / 0x1000;
-    if (index >= this.guestFrames.length) {
-      let size = this.guestFrames.length;
-      while (size <= index) size *= 2;
-      const grown = new Float64Array(size);
-      grown.set(this.guestFrames);
-      this.guestFrames = grown;
-    }
+    this.guestFrames = grownToHold(this.guestFrames, index);
     this.guestFrames[index] = gpa + 1;
   }
 

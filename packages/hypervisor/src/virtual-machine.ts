@@ -11,6 +11,7 @@ import { TranslateStatus } from '@hvsim/mmu-nested';
 import type { ExitReport, GuestAccess, GuestCpu } from '@hvsim/platform';
 import { ExitAction, ExitKind, VmExit } from './exits.js';
 import { type BackingPageSize, EntryFlush, type ExitEvent, type NestedTables } from './extension.js';
+import { grownToHold } from './grow.js';
 import type { Host } from './host.js';
 import { NestedPaging } from './nested-paging.js';
 import type {
@@ -205,13 +206,7 @@ export class VirtualMachine implements PagingVm {
   }
 
   private setMapped(index: number, value: number): void {
-    if (index >= this.mapped.length) {
-      let size = this.mapped.length;
-      while (size <= index) size *= 2;
-      const grown = new Float64Array(size);
-      grown.set(this.mapped);
-      this.mapped = grown;
-    }
+    this.mapped = grownToHold(this.mapped, index);
     this.mapped[index] = value;
   }
 
