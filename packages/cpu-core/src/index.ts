@@ -18,6 +18,7 @@ export {
   linearToBigInt,
   parseHex64,
   TWO_32,
+  TWO_MINUS_32,
   tableIndex,
 } from './linear-address.js';
 /** Builds x86 paging structures in memory, for tests, examples and workloads. */

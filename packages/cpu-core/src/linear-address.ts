@@ -7,6 +7,8 @@ const MASK32 = 0xffff_ffffn;
 
 /** 2^32: the weight of the upper half of a 64-bit value carried as two 32-bit halves. */
 export const TWO_32 = 4294967296;
+/** 2^-32, exact in a double: `Math.floor(a * TWO_MINUS_32)` is bits 63:32 of address `a` with a multiply, not a divide. */
+export const TWO_MINUS_32 = 1 / TWO_32;
 
 /**
  * The 4 KiB page number a TLB tags a linear address (lo, hi halves) by: bits 56:12 in IA-32e mode

@@ -384,6 +384,10 @@ describe('legacy modes', () => {
     m.state.setControlRegisters({ cr0: Cr0.PG, cr3: 0x1000, cr4: 0, efer: 0 });
     expect(m.state.pagedRealMode).toBe(true);
     expect(m.state.effectiveCpl).toBe(0);
+    // Real mode is CPL 0 whatever the CPL field holds (SDM vol. 3A §20.1).
+    m.state.cpl = 3;
+    expect(m.state.explicitPrivilege).toBe(Privilege.Supervisor);
+    m.state.cpl = 0;
     m.memory.writeWord(0x1000, 0x2003); // supervisor PDE
     m.memory.writeWord(0x2000 + 0xb8 * 4, 0x0030_0003);
     const linear = m.state.linearAddress(0, 0xb800 * 16 - m.state.segmentBase[0]);
@@ -397,6 +401,14 @@ describe('legacy modes', () => {
     m.state.cpl = 0;
     expect(m.state.virtual8086).toBe(true);
     expect(m.state.effectiveCpl).toBe(3);
+    // Virtual-8086 accesses are user-mode accesses (SDM vol. 3A §20.2); out of it CPL 0 is supervisor.
+    expect(m.state.explicitPrivilege).toBe(Privilege.User);
+    m.state.rflags = 0x2;
+    expect(m.state.explicitPrivilege).toBe(Privilege.Supervisor);
+    m.state.cpl = 3;
+    expect(m.state.explicitPrivilege).toBe(Privilege.User);
+    m.state.cpl = 0;
+    m.state.rflags = 0x2_0002;
     m.state.loadSegmentReal(3, 0xd000); // DS = D000: an EMM386-style page frame
     const linear = m.state.linearAddress(3, 0x4010);
     expect(linear).toBe(0xd_4010);

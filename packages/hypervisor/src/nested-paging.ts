@@ -78,6 +78,8 @@ class NestedVcpuPaging implements VcpuPaging {
   /** Each vCPU owns its ids: under nested paging an ASID tags a guest-physical address space (APM vol. 2 §15.25.1). */
   private readonly ids: IdOwner = new Map();
   private readonly mmus: MmusByCpu<NestedMmu>;
+  /** `VcpuPaging.mmu`: the MMU of the CPU the vCPU last entered (nothing but a nested fault needs the backend). */
+  mmu: NestedMmu | null = null;
   private readonly pdpteLoad = new Translation();
 
   constructor(vm: PagingVm, tables: NestedTables, vcpu: PagingVcpu, port: ExitPort) {
@@ -99,6 +101,7 @@ class NestedVcpuPaging implements VcpuPaging {
     const mmu = this.mmus.activate(cpu);
     mmu.caches?.setContext(id, this.vcpu.state.pcid);
     this.syncContext(cpu, id);
+    this.mmu = mmu;
   }
 
   /** The two-dimensional walk; a nested fault exits, and by default the hypervisor backs the page and resumes. */
@@ -110,24 +113,35 @@ class NestedVcpuPaging implements VcpuPaging {
     who: Privilege,
     out: GuestAccess,
   ): TranslateStatus {
+    const host = this.vm.host;
+    const status = this.mmus.current(cpu).translate(lo, hi, access, who, out.translation);
+    host.stats.countTranslation(out.translation, host.costs);
+    return this.resolve(cpu, status, lo, hi, access, who, out);
+  }
+
+  /** `VcpuPaging.resolve`: a nested fault exits; by default the hypervisor backs the page and the access retries. */
+  resolve(
+    cpu: PhysicalCpu,
+    first: TranslateStatus,
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    who: Privilege,
+    out: GuestAccess,
+  ): TranslateStatus {
     const vm = this.vm;
     const host = vm.host;
     const port = this.port;
     const mmu = this.mmus.current(cpu);
     const t = out.translation;
-    for (let resumed = 0; ; resumed++) {
-      const status = mmu.translate(lo, hi, access, who, t);
-      host.stats.countTranslation(t, host.costs);
-      if (status !== TranslateStatus.NestedFault) return status;
+    let status = first;
+    for (let resumed = 0; status === TranslateStatus.NestedFault; resumed++) {
       const report = host.extension.exitOf(t.nestedFault);
       const exit = port.dispatchExit(report.name, report);
-      if (exit.action === ExitAction.Resume && resumed < MAX_RESUMES) {
-        out.resolvedExits++;
-        port.resume();
-        continue;
-      }
       const gpa = t.nestedFault.guestPhysical;
-      if (
+      if (exit.action === ExitAction.Resume && resumed < MAX_RESUMES) {
+        // A handler resolved it: the guest retries the access.
+      } else if (
         exit.action === ExitAction.Default &&
         report.missingMapping &&
         vm.contains(gpa) &&
@@ -135,14 +149,17 @@ class NestedVcpuPaging implements VcpuPaging {
       ) {
         vm.populate(gpa);
         host.stats.cycles += host.costs.pagePopulate;
-        out.resolvedExits++;
+      } else {
         port.resume();
-        continue;
+        out.exit = report;
+        return status;
       }
+      out.resolvedExits++;
       port.resume();
-      out.exit = report;
-      return status;
+      status = mmu.translate(lo, hi, access, who, t);
+      host.stats.countTranslation(t, host.costs);
     }
+    return status;
   }
 
   /** The store simply lands: the nested tables map the page writable. */

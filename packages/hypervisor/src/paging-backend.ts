@@ -1,5 +1,5 @@
 import type { AccessKind, CpuState, Privilege, WordMemory } from '@hvsim/cpu-core';
-import type { TranslateStatus } from '@hvsim/mmu-nested';
+import type { MmuStrategy, TranslateStatus } from '@hvsim/mmu-nested';
 import type { ExitReport, GuestAccess } from '@hvsim/platform';
 import type { VmExit } from './exits.js';
 import type { BackingPageSize, EntryFlush, ExitEvent, NestedTables } from './extension.js';
@@ -95,6 +95,26 @@ export interface VcpuPaging {
    */
   access(
     cpu: PhysicalCpu,
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: GuestAccess,
+  ): TranslateStatus;
+  /**
+   * The hit path, optional (a backend that must see every access leaves it out): the MMU a guest
+   * access may translate with directly, set by `install`, or null while the backend must see the next
+   * access first (a shadow root to rebuild or reload). The vCPU counts that translation; when it
+   * does not end Ok, `resolve` takes over.
+   */
+  readonly mmu?: MmuStrategy | null;
+  /**
+   * With `mmu`: the rest of `access` after `mmu.translate` returned `status` (counted) for the access:
+   * resolves the exits it takes as `access` would, counting each further translation.
+   */
+  resolve?(
+    cpu: PhysicalCpu,
+    status: TranslateStatus,
     lo: number,
     hi: number,
     access: AccessKind,

@@ -240,7 +240,10 @@ export class ShadowPaging implements PagingBackend {
     this.rmap.clear();
     this.leafInfo.clear();
     this.tablePages.clear();
-    for (const paging of this.attached) paging.root = null;
+    for (const paging of this.attached) {
+      paging.root = null;
+      paging.mmu = null;
+    }
   }
 
   /** Writes the 4 KiB shadow leaf of linear (lo, h) (page number `vpn`) from the guest walk `g`, which read the guest entries `touched`. */
@@ -383,6 +386,11 @@ class ShadowVcpuPaging implements VcpuPaging {
   readonly renewOnMigration = false;
   /** The shadow root of the guest address space the vCPU runs in (null before one is chosen, or after `reset`). */
   root: ShadowRoot | null = null;
+  /**
+   * `VcpuPaging.mmu`: the MMU of the CPU the vCPU last entered once it has the current root loaded;
+   * null when the root is gone (`reset`) or another must be loaded first (`access` does it).
+   */
+  mmu: ShadowMmu | null = null;
   private readonly shadow: ShadowPaging;
   private readonly vcpu: PagingVcpu;
   private readonly port: ExitPort;
@@ -424,6 +432,7 @@ class ShadowVcpuPaging implements VcpuPaging {
     const mmu = this.mmus.activate(cpu);
     if (root !== null) mmu.load(root.root, root.levels);
     this.syncContext(cpu, id);
+    this.mmu = root === null ? null : mmu;
   }
 
   /**
@@ -447,10 +456,34 @@ class ShadowVcpuPaging implements VcpuPaging {
     } else if (mmu.root !== this.root.root) {
       mmu.load(this.root.root, this.root.levels);
     }
+    this.mmu = mmu;
+    const status = mmu.translate(lo, hi, access, who, out.translation);
+    host.stats.countTranslation(out.translation, host.costs);
+    return this.resolve(cpu, status, lo, hi, access, who, out);
+  }
+
+  /**
+   * `VcpuPaging.resolve`: a #PF exits, and the hypervisor fills the shadow entry (a hidden fault) and
+   * retries, emulates the access, or reflects the guest's own #PF.
+   */
+  resolve(
+    cpu: PhysicalCpu,
+    first: TranslateStatus,
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    who: Privilege,
+    out: GuestAccess,
+  ): TranslateStatus {
+    const host = this.shadow.vm.host;
+    const mmu = this.mmus.current(cpu);
     const t = out.translation;
+    let status = first;
     for (let attempt = 0; ; attempt++) {
-      const status = mmu.translate(lo, hi, access, who, t);
-      host.stats.countTranslation(t, host.costs);
+      if (attempt > 0) {
+        status = mmu.translate(lo, hi, access, who, t);
+        host.stats.countTranslation(t, host.costs);
+      }
       if (status === TranslateStatus.Ok) return status;
       // #GP (a non-canonical address) is not intercepted: the guest takes it.
       if (status !== TranslateStatus.PageFault) return status;
@@ -527,9 +560,14 @@ class ShadowVcpuPaging implements VcpuPaging {
   private switchRoot(root: ShadowRoot): EntryFlush {
     this.root = root;
     const cpu = this.vcpu.cpu;
-    if (cpu === null) return EntryFlush.None;
+    if (cpu === null) {
+      this.mmu = null;
+      return EntryFlush.None;
+    }
     const flush = this.port.switchIds(root.ids);
-    this.mmus.of(cpu).load(root.root, root.levels);
+    const mmu = this.mmus.of(cpu);
+    mmu.load(root.root, root.levels);
+    this.mmu = mmu;
     this.syncContext(cpu, this.port.currentId());
     return flush;
   }

@@ -3,12 +3,12 @@ import {
   type ControlRegisters,
   CpuState,
   type Privilege,
-  privilegeOfCpl,
   TWO_32,
+  TWO_MINUS_32,
   type WordMemory,
 } from '@hvsim/cpu-core';
 import { TranslateStatus } from '@hvsim/mmu-nested';
-import type { ExitReport, GuestAccess, GuestCpu } from '@hvsim/platform';
+import { type ExitReport, type GuestAccess, type GuestCpu, tlbHitCyclesByLevel } from '@hvsim/platform';
 import { ExitAction, ExitKind, VmExit } from './exits.js';
 import { type BackingPageSize, EntryFlush, type ExitEvent, type NestedTables } from './extension.js';
 import { grownToHold } from './grow.js';
@@ -277,6 +277,8 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
   private readonly pending = new Map<number, EntryFlush>();
   private lastCpu = -1;
   private currentId = 0;
+  /** Cycles of a TLB hit by level (`tlbHitCyclesByLevel` of the host's costs). */
+  private readonly hitCycles: Float64Array;
 
   constructor(
     vm: VirtualMachine,
@@ -287,6 +289,7 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     this.vm = vm;
     this.index = index;
     this.hostHandlers = hostHandlers;
+    this.hitCycles = tlbHitCyclesByLevel(vm.host.costs);
     const port: ExitPort = {
       takeExit: (kind, event, args) => this.takeExit(kind, event, args),
       dispatchExit: (kind, report) => this.dispatchExit(kind, report),
@@ -402,15 +405,52 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
   ): TranslateStatus {
     const cpu = this.cpu;
     if (cpu === null) throw new Error(`vCPU ${this.vm.id}.${this.index} is not running`);
-    const host = this.vm.host;
-    const upper = Math.floor(linear / TWO_32);
+    const stats = this.vm.host.stats;
+    const upper = Math.floor(linear * TWO_MINUS_32);
     const hi = linearHi ?? upper;
     const lo = linear - upper * TWO_32;
-    const who = privilege ?? privilegeOfCpl(this.state.effectiveCpl);
+    const who = privilege ?? this.state.explicitPrivilege;
     out.exit = null;
     out.resolvedExits = 0;
-    host.stats.accesses++;
-    const status = this.paging.access(cpu, lo, hi, access, who, out);
+    stats.accesses++;
+    // The hit path: the backend's MMU for this CPU, held since the world switch; a TLB hit always
+    // completes (Ok) and needs nothing from the backend. Everything else is out of line.
+    const paging = this.paging;
+    const mmu = paging.mmu;
+    if (mmu !== undefined && mmu !== null) {
+      const t = out.translation;
+      const status = mmu.translate(lo, hi, access, who, t);
+      if (t.tlbHit) {
+        stats.countTlbHit(this.hitCycles[t.tlbLevel]);
+        out.status = TranslateStatus.Ok;
+        return TranslateStatus.Ok;
+      }
+      return this.resolve(cpu, status, lo, hi, access, who, out);
+    }
+    return this.finishAccess(paging.access(cpu, lo, hi, access, who, out), out);
+  }
+
+  /** The access after a translation that did not hit: counted, and its exits resolved by the backend. */
+  private resolve(
+    cpu: PhysicalCpu<VirtualCpu>,
+    status: TranslateStatus,
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    who: Privilege,
+    out: GuestAccess,
+  ): TranslateStatus {
+    const host = this.vm.host;
+    host.stats.countTranslation(out.translation, host.costs);
+    const paging = this.paging;
+    if (paging.resolve === undefined)
+      throw new Error('a paging backend that sets `mmu` must implement `resolve` (paging-backend.ts)');
+    return this.finishAccess(paging.resolve(cpu, status, lo, hi, access, who, out), out);
+  }
+
+  /** Completes an access: a #PF for the guest loads its CR2. */
+  private finishAccess(status: TranslateStatus, out: GuestAccess): TranslateStatus {
+    const host = this.vm.host;
     if (status === TranslateStatus.PageFault) {
       host.stats.guestPageFaults++;
       // The #PF delivered to the guest loads CR2 with the faulting linear address (SDM vol. 3A §4.7).

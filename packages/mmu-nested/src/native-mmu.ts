@@ -53,6 +53,22 @@ export class NativeMmu implements MmuStrategy {
     privilege: Privilege,
     out: Translation,
   ): TranslateStatus {
+    // The hit fast path is all this function does; everything else is `translateSlow`, out of line,
+    // so the hit inlines into its caller (V8 inlines small functions only).
+    const caches = this.caches;
+    if (caches?.probe(lo, hi, access, privilege, this.walker.state, out))
+      return TranslateStatus.Ok;
+    return this.translateSlow(lo, hi, access, privilege, out);
+  }
+
+  /** Everything but a first-level 4 KiB TLB hit: the rest of the TLB, the walk, the fills. */
+  private translateSlow(
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: Translation,
+  ): TranslateStatus {
     const guest = out.guest;
     const caches = this.caches;
     out.tlbHit = false;

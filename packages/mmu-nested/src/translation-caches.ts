@@ -15,17 +15,20 @@ import {
 } from '@hvsim/cpu-core';
 import {
   type PagingStructureCache,
+  PERM_MASK,
   packAttributes,
   pageSizeFromShift,
   permClear,
   protectionKeyOf,
   TLB_MISS,
   TLB_PERMISSION_MISS,
+  type TlbHead,
   type TlbOrganization,
   tagTableOf,
   WalkEntry,
   walkEntryLevel,
 } from '@hvsim/tlb-tagged';
+import { TranslateStatus, type Translation } from './translation.js';
 
 /** The translation caches an MMU strategy can use; each is optional (none: every access walks). */
 export interface MmuCaches {
@@ -75,6 +78,9 @@ export class TranslationCaches {
   readonly nestedTlb: TlbOrganization | null;
   /** The context handle lookups and fills use (see `setContext`). */
   context = 0;
+  /** The first structure of the TLB's data and instruction paths, for `probe` (null: no fast path). */
+  private readonly dataHead: TlbHead | null;
+  private readonly fetchHead: TlbHead | null;
   /** The guest-physical context handle of the nested TLB (see `setContext`). */
   nestedContext = 0;
   /** Walk-cache lookups that let a walk start below the root. */
@@ -94,6 +100,8 @@ export class TranslationCaches {
     this.tlb = caches.tlb ?? null;
     this.walkCache = caches.walkCache ?? null;
     this.nestedTlb = caches.nestedTlb ?? null;
+    this.dataHead = this.tlb?.headOf?.(AccessKind.Read) ?? null;
+    this.fetchHead = this.tlb?.headOf?.(AccessKind.Execute) ?? null;
     const tags = [this.tlb?.tags, this.walkCache?.tags, this.nestedTlb?.tags].filter((t) => t !== undefined);
     if (tags.some((t) => t !== tags[0])) {
       throw new RangeError(
@@ -125,6 +133,53 @@ export class TranslationCaches {
     let need = smapDenies ? permClear(Perm.User) : 0;
     if (access === AccessKind.Write) need |= state.wp ? Perm.Write | Perm.Dirty : Perm.Dirty;
     return need;
+  }
+
+  /**
+   * The TLB-hit fast path every MMU takes first (shaped like v86's `translate_address_read`): one
+   * probe of the first structure of the access's path (`TlbOrganization.headOf`), whose 4 KiB entry
+   * holds, from its fill, everything the hit reports (host and guest frame, permissions). The rules of
+   * `lookup` hold: no hit for a non-canonical address, the access's `Perm` requirement, and protection
+   * keys (a key that could deny sends the access to `lookup`). True when it completed `out` (level 0,
+   * no reference); false, with nothing counted or changed, when `lookup` and the walk must decide.
+   */
+  probe(
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    privilege: Privilege,
+    state: CpuState,
+    out: Translation,
+  ): boolean {
+    const head = access === AccessKind.Execute ? this.fetchHead : this.dataHead;
+    if (head === null) return false;
+    let vpn: number;
+    if (state.lma) {
+      // Canonical addresses only, as in `lookup` (SDM vol. 1 §3.3.7.1); the key check is `lookup`'s.
+      const top = state.mode === PagingMode.Level5 ? hi >> 24 : hi >> 15;
+      if ((top !== 0 && top !== -1) || (state.pke && state.pkru !== 0)) return false;
+      vpn = (hi & 0x1ff_ffff) * 1048576 + (lo >>> 12);
+    } else {
+      if (state.mode === PagingMode.None && !this.twoStage) return false;
+      vpn = lo >>> 12;
+    }
+    // The common case inline: a supervisor read without SMAP needs nothing (see `need`).
+    const need =
+      access === AccessKind.Read && privilege === Privilege.Supervisor && !state.smap
+        ? 0
+        : this.need(access, privilege, state);
+    const e = head.probe(this.context, vpn, access, need);
+    if (e < 0) return false;
+    const host = head.bases[e] + (lo & 0xfff);
+    out.tlbHit = true;
+    out.tlbLevel = 0;
+    out.references = 0;
+    out.hostPhysical = host;
+    out.guestPhysical = host + head.guestDeltaOf(e);
+    out.perms = head.perms[e] & PERM_MASK;
+    out.pageShift = 12;
+    out.status = TranslateStatus.Ok;
+    return true;
   }
 
   /**

@@ -55,6 +55,17 @@ export const defaultCosts: CostModel = {
   emulation: 2500,
 };
 
+/** Cycles of a TLB hit served at hierarchy `level`: `costs.tlbHit[level]`, the last given level's for deeper ones, 0 when none is given. */
+export function tlbHitCycles(costs: CostModel, level: number): number {
+  const hit = costs.tlbHit;
+  return hit.length === 0 ? 0 : hit[Math.min(level, hit.length - 1)];
+}
+
+/** `tlbHitCycles` of every level a TLB hit can name (0 to 15), for a hit path that indexes rather than computes. */
+export function tlbHitCyclesByLevel(costs: CostModel): Float64Array {
+  return Float64Array.from({ length: 16 }, (_, level) => tlbHitCycles(costs, level));
+}
+
 /** Checks a cost model: every value a finite, non-negative number. Throws naming the bad field. */
 export function checkCosts(costs: CostModel): CostModel {
   const fields: Array<[string, number]> = [

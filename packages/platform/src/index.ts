@@ -8,7 +8,7 @@
  */
 
 /** Cycle costs with their sources. */
-export { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
+export { type CostModel, checkCosts, defaultCosts, tlbHitCycles, tlbHitCyclesByLevel } from './cost-model.js';
 /** The seam a guest runs on, and the outcome of one access. */
 export { accessSegmented, ExitRecord, type ExitReport, GuestAccess, type GuestCpu } from './guest-cpu.js';
 /** The bare-metal baseline. */

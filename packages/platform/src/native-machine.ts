@@ -7,13 +7,13 @@ import {
   PagingMode,
   PhysicalMemory,
   type Privilege,
-  privilegeOfCpl,
   TWO_32,
+  TWO_MINUS_32,
   WalkStatus,
 } from '@hvsim/cpu-core';
 import { NativeMmu, TranslateStatus } from '@hvsim/mmu-nested';
 import { buildCaches, type CpuCacheConfig } from '@hvsim/tlb-tagged';
-import { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
+import { type CostModel, checkCosts, defaultCosts, tlbHitCyclesByLevel } from './cost-model.js';
 import type { GuestAccess, GuestCpu } from './guest-cpu.js';
 import { MachineStats } from './stats.js';
 
@@ -59,9 +59,12 @@ export class NativeCpu implements GuestCpu {
   readonly index: number;
   readonly state = new CpuState();
   readonly mmu: NativeMmu;
+  /** Cycles of a TLB hit by level (`tlbHitCyclesByLevel` of the machine's costs). */
+  private readonly hitCycles: Float64Array;
 
   constructor(machine: NativeMachine, index: number, caches: CpuCacheConfig | undefined) {
     this.machine = machine;
+    this.hitCycles = tlbHitCyclesByLevel(machine.costs);
     this.index = index;
     const built = buildCaches(caches);
     this.mmu = new NativeMmu(machine.memory, this.state, {
@@ -79,20 +82,27 @@ export class NativeCpu implements GuestCpu {
   ): TranslateStatus {
     const stats = this.machine.stats;
     const t = out.translation;
-    const hi = linearHi ?? Math.floor(linear / TWO_32);
+    const hi = linearHi ?? Math.floor(linear * TWO_MINUS_32);
     const lo = linearHi === undefined ? linear - hi * TWO_32 : linear;
     out.exit = null;
     out.resolvedExits = 0;
     stats.accesses++;
-    const status = this.mmu.translate(
-      lo,
-      hi,
-      access,
-      privilege ?? privilegeOfCpl(this.state.effectiveCpl),
-      t,
-    );
-    stats.countTranslation(t, this.machine.costs);
+    const status = this.mmu.translate(lo, hi, access, privilege ?? this.state.explicitPrivilege, t);
+    // A TLB hit always completes (TranslateStatus.Ok); the rest is out of line.
+    if (t.tlbHit) {
+      stats.countTlbHit(this.hitCycles[t.tlbLevel]);
+      out.status = TranslateStatus.Ok;
+      return TranslateStatus.Ok;
+    }
+    return this.finishWalk(status, out);
+  }
+
+  /** Counts and completes an access that walked. */
+  private finishWalk(status: TranslateStatus, out: GuestAccess): TranslateStatus {
+    const t = out.translation;
+    this.machine.stats.countTranslation(t, this.machine.costs);
     if (status === TranslateStatus.PageFault) {
+      const stats = this.machine.stats;
       stats.guestPageFaults++;
       // The CPU loads CR2 with the faulting linear address on a #PF (SDM vol. 3A §4.7).
       this.state.cr2Lo = t.faultLo;

@@ -1,4 +1,4 @@
-import type { CostModel } from './cost-model.js';
+import { type CostModel, tlbHitCycles } from './cost-model.js';
 
 /**
  * What a run did, counted, natively or under a hypervisor: the figures a report explains a
@@ -46,13 +46,18 @@ export class MachineStats {
   ): void {
     if (t.tlbHit) {
       this.tlbHits++;
-      const hit = costs.tlbHit;
-      this.cycles += hit.length === 0 ? 0 : hit[Math.min(t.tlbLevel, hit.length - 1)];
+      this.cycles += tlbHitCycles(costs, t.tlbLevel);
     } else {
       this.walks++;
       this.walkReferences += t.references;
       this.cycles += t.references * costs.walkReference;
     }
+  }
+
+  /** Counts a TLB hit that costs `cycles` (`tlbHitCyclesByLevel`): `countTranslation`'s hit half, for a hit path. */
+  countTlbHit(cycles: number): void {
+    this.tlbHits++;
+    this.cycles += cycles;
   }
 
   /** Counts an exit of `kind`. */

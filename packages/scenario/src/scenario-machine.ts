@@ -6,7 +6,6 @@ import {
   loadPdptes,
   PagingMode,
   PhysicalMemory,
-  privilegeOfCpl,
   WalkStatus,
   type WalkTrace,
 } from '@hvsim/cpu-core';
@@ -127,7 +126,7 @@ export class ScenarioMachine {
     const { lo, hi } = linearFromBigInt(access.address);
     const mmu = this.mmu;
     mmu.trace = trace;
-    mmu.translate(lo, hi, ACCESS_KIND[access.access], privilegeOfCpl(state.effectiveCpl), this.translation);
+    mmu.translate(lo, hi, ACCESS_KIND[access.access], state.explicitPrivilege, this.translation);
     mmu.trace = null;
     return resultOf(this.translation);
   }

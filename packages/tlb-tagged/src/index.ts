@@ -62,7 +62,13 @@ export {
 /** One level of a hierarchy. */
 export { TlbLevel, type TlbLevelConfig } from './tlb-level.js';
 /** What an MMU sees of a TLB, and the lookup's miss results. */
-export { HitWord, TLB_MISS, TLB_PERMISSION_MISS, type TlbOrganization } from './tlb-organization.js';
+export {
+  HitWord,
+  TLB_MISS,
+  TLB_PERMISSION_MISS,
+  type TlbHead,
+  type TlbOrganization,
+} from './tlb-organization.js';
 /** The translation structures of one CPU, flushed together by control operations. */
 export { type Flushable, flushTargets, type TlbTargets } from './tlb-targets.js';
 /** One set-associative TLB structure of any geometry. */

@@ -117,6 +117,36 @@ describe('TlbHierarchy', () => {
     expect(h.snapshot().map((s) => s.name)).toEqual(['L1I', 'L1D', 'L2']);
   });
 
+  it('headOf names the first structure of each path; its probe is a first-level lookup hit or changes nothing', () => {
+    const h = tiny();
+    const ctx = h.tags.context(0, 0);
+    const l1d = h.structures[1];
+    expect(h.headOf(Execute)).toBe(h.structures[0]);
+    expect(h.headOf(Read)).toBe(l1d);
+    expect(h.headOf(Write)).toBe(l1d);
+    const head = h.headOf(Read);
+    if (head === null) throw new Error('no head');
+    // A miss, a permission miss and a 2 MiB entry (not a 4 KiB way-hint hit) answer -1 and count nothing.
+    expect(head.probe(ctx, 0x10, Read, Need.Read)).toBe(-1);
+    h.fill(ctx, 0x10, Read, Size4K, 0x7000, Perm.User);
+    h.fill(ctx, 0x400, Read, Size2M, 0x20_0000, Perm.Write);
+    expect(head.probe(ctx, 0x10, Write, Need.Write)).toBe(-1);
+    expect(head.probe(ctx, 0x401, Read, Need.Read)).toBe(-1);
+    expect(head.probe(h.tags.context(1, 0), 0x10, Read, Need.Read)).toBe(-1);
+    expect(h.stats.lookups()).toBe(0);
+    // A hit: the entry the lookup would match, counted as a first-level hit.
+    const e = head.probe(ctx, 0x10, Read, Need.Read);
+    expect(e).toBeGreaterThanOrEqual(0);
+    expect(head.bases[e]).toBe(0x7000);
+    expect(head.perms[e] & 0xff).toBe(Perm.User);
+    expect(head.guestDeltaOf(e)).toBeNaN();
+    expect(h.stats.hits(Read, 0)).toBe(1);
+    expect(h.lookup(ctx, 0x10, Read, Need.Read)).toBe(0x7000);
+    expect(h.stats.hits(Read, 0)).toBe(2);
+    // The 2 MiB page is the full lookup's (the 4 KiB piece at 0x401 is 0x20_1000).
+    expect(h.lookup(ctx, 0x401, Read, Need.Read)).toBe(0x20_1000);
+  });
+
   it('reaches its walk caches and nested structures as the architecture says', () => {
     const h = tiny({
       walkCache: { levels: [{ kind: WalkEntry.Pde, entries: 8, ways: 2 }] },

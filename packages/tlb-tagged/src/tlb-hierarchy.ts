@@ -12,7 +12,7 @@ import { storedPerms } from './perm.js';
 import { TagTable } from './tag-table.js';
 import { CODE_UNIT } from './tagged-store.js';
 import { TlbLevel, type TlbLevelConfig } from './tlb-level.js';
-import { TLB_MISS, TLB_PERMISSION_MISS, type TlbOrganization } from './tlb-organization.js';
+import { TLB_MISS, TLB_PERMISSION_MISS, type TlbHead, type TlbOrganization } from './tlb-organization.js';
 import {
   checkFill,
   storedContext,
@@ -238,6 +238,15 @@ export class TlbHierarchy implements TlbOrganization {
       if (r !== TLB_MISS) return this.permissionMiss(fetch, 0, access);
     }
     return this.lookupRest(ctx, vpn, access, need, fetch);
+  }
+
+  /**
+   * See `TlbOrganization.headOf`: the path's first structure. A hit there is what `lookup` would
+   * answer (the head is searched first, and a first-level hit is neither promoted nor counted here);
+   * `hitLevel` and `hitWord` describe `lookup`'s hits only.
+   */
+  headOf(access: AccessKind): TlbHead | null {
+    return access === AccessKind.Execute ? this.instructionHead : this.dataHead;
   }
 
   /** The lookup beyond the path's first structure. */

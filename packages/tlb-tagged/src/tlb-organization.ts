@@ -74,6 +74,14 @@ export interface TlbOrganization {
    */
   hitGuestPhysical(hostPhysical: number): number;
 
+  /**
+   * The structure an access of kind `access` looks up first, when a hit there (`TranslationCache.probe`)
+   * is the organization's whole answer, at level 0, with nothing else to update; null when there is
+   * none. An MMU probes it before `lookup` (the hit fast path); an organization that must see every
+   * lookup leaves this out.
+   */
+  headOf?(access: AccessKind): TlbHead | null;
+
   /** See `TaggedStore.flushAll`. Returns the number of entries removed. */
   flushAll(): number;
   /** See `TaggedStore.flushAddressSpace`. */
@@ -94,6 +102,20 @@ export interface TlbOrganization {
   flushNestedRoot(root: number): number;
   /** See `TaggedStore.flushAllNestedRoots`. */
   flushAllNestedRoots(): number;
+}
+
+/**
+ * The first structure of a TLB's path as an MMU's hit fast path sees it (a `TranslationCache`):
+ * `probe` returns the index of a 4 KiB entry that serves the access, or -1 with nothing changed.
+ */
+export interface TlbHead {
+  probe(ctx: number, vpn: number, access: AccessKind, need: number): number;
+  /** Per entry, the physical base of the stored page. */
+  readonly bases: Float64Array;
+  /** Per entry, the `Perm` bits (within `PERM_MASK`) and the structure's bookkeeping bits above. */
+  readonly perms: Int32Array;
+  /** Per entry, guest-physical minus host-physical base (NaN when its fill gave none). */
+  guestDeltaOf(e: number): number;
 }
 
 /** Fields of `TlbOrganization.hitWord`. */

@@ -26,7 +26,7 @@ import { PERM_MASK, Perm, storedPerms } from './perm.js';
 import { ReplacementPolicy } from './replacement-policy.js';
 import { globalContext, TagTable } from './tag-table.js';
 import { CODE_UNIT, TaggedStore, VPN_LIMIT } from './tagged-store.js';
-import { TLB_MISS, TLB_PERMISSION_MISS, type TlbOrganization } from './tlb-organization.js';
+import { TLB_MISS, TLB_PERMISSION_MISS, type TlbHead, type TlbOrganization } from './tlb-organization.js';
 
 /** The geometry and policy of one TLB structure. */
 export interface TranslationCacheConfig {
@@ -160,6 +160,34 @@ export class TranslationCache extends TaggedStore implements TlbOrganization {
       }
     }
     return this.lookupSet(ctx, vpn, access, need);
+  }
+
+  /**
+   * The hit path an MMU takes first (`TlbOrganization.headOf`): the entry the way hint names, when it
+   * holds 4 KiB page `vpn` under `ctx` (or the context's global handle) with the `need` bits. Counts
+   * and ages the hit as `lookup` does and returns the entry's index, whose `bases`, `perms` and
+   * `guestDeltaOf` give everything the hit reports; -1, with nothing counted or changed, when only the
+   * full `lookup` can tell (a miss, a permission miss, another size, a stale hint).
+   */
+  probe(ctx: number, vpn: number, access: AccessKind, need: number): number {
+    const e = this.hint[vpn & this.hintMask];
+    if (this.keys[e] !== vpn) return -1;
+    const c = this.ctxs[e];
+    if ((c !== ctx && c !== (ctx & -8192)) || (this.perms[e] & need) !== need) return -1;
+    this.touch(vpn & this.setMask, e);
+    this.entryHits[e * 4 + access]++;
+    this.hitEntry = e;
+    return e;
+  }
+
+  /** Guest-physical minus host-physical base of entry `e` (NaN when its fill gave no guest base). */
+  guestDeltaOf(e: number): number {
+    return this.guestDeltas[e];
+  }
+
+  /** See `TlbOrganization.headOf`: a single structure is its own first level. */
+  headOf(_access: AccessKind): TlbHead | null {
+    return this;
   }
 
   /** The full lookup: every size the structure holds, every way of the set (smallest size first). */
