@@ -1,3 +1,5 @@
+import { Cr0, Rflags } from './registers.js';
+
 /** The kind of a memory access (Intel SDM vol. 3A §4.6; AMD APM vol. 2 §5.6). */
 export const AccessKind = {
   Read: 0,
@@ -28,6 +30,22 @@ export const Privilege = {
   ImplicitSupervisor: 2,
 } as const;
 export type Privilege = (typeof Privilege)[keyof typeof Privilege];
+
+/**
+ * The privilege of an explicit access in CPU state `s`: `privilegeOfCpl(s.effectiveCpl)` in one
+ * expression, a plain function so the access hot path inlines it (V8 calls a getter it does not
+ * inline generically). CR0.PE=0 is real mode, CPL 0; RFLAGS.VM=1 virtual-8086 mode, CPL 3 (SDM
+ * vol. 3A §20.1, §20.2).
+ */
+export function explicitPrivilegeOf(s: {
+  readonly cr0: number;
+  readonly cpl: number;
+  readonly rflags: number;
+}): Privilege {
+  return (s.cr0 & Cr0.PE) !== 0 && (s.cpl === 3 || (s.rflags & Rflags.VM) !== 0)
+    ? Privilege.User
+    : Privilege.Supervisor;
+}
 
 /** The privilege of an explicit access made at `cpl`. */
 export function privilegeOfCpl(cpl: number): Privilege {

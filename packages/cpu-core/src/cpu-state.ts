@@ -1,4 +1,4 @@
-import { Privilege } from './access.js';
+import { explicitPrivilegeOf, type Privilege } from './access.js';
 import { TWO_32 } from './linear-address.js';
 import { isPagedRealMode, PagingMode, pagingModeOf } from './paging-mode.js';
 import { Cr0, Cr4, Efer, Rflags } from './registers.js';
@@ -130,15 +130,9 @@ export class CpuState {
     return this.cpl;
   }
 
-  /**
-   * The privilege of an explicit access, `privilegeOfCpl(effectiveCpl)` in one short expression for
-   * the access hot path: CR0.PE=0 is real mode, CPL 0; RFLAGS.VM=1 virtual-8086 mode, CPL 3 (SDM
-   * vol. 3A §20.1, §20.2).
-   */
+  /** The privilege of an explicit access (`explicitPrivilegeOf`). */
   get explicitPrivilege(): Privilege {
-    return (this.cr0 & Cr0.PE) !== 0 && (this.cpl === 3 || (this.rflags & Rflags.VM) !== 0)
-      ? Privilege.User
-      : Privilege.Supervisor;
+    return explicitPrivilegeOf(this);
   }
 
   /** The PCID of the current address space (CR3 bits 11:0 when CR4.PCIDE=1, else 0; SDM §4.10.1). */

@@ -4,7 +4,14 @@
  */
 
 /** Access kinds, privileges and #PF error-code bits (SDM vol. 3A §4.6-4.7). */
-export { AccessKind, accessKindName, PfError, Privilege, privilegeOfCpl } from './access.js';
+export {
+  AccessKind,
+  accessKindName,
+  explicitPrivilegeOf,
+  PfError,
+  Privilege,
+  privilegeOfCpl,
+} from './access.js';
 /** Architectural state: control registers, PDPTE registers, real-mode segments and the A20 gate. */
 export { type ControlRegisters, CpuState, Segment } from './cpu-state.js';
 /** Linear addresses as 32-bit halves, converted at the edges. */

@@ -2,6 +2,7 @@ import {
   type AccessKind,
   type ControlRegisters,
   CpuState,
+  explicitPrivilegeOf,
   type Privilege,
   TWO_32,
   TWO_MINUS_32,
@@ -404,30 +405,30 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     linearHi?: number,
   ): TranslateStatus {
     const cpu = this.cpu;
-    if (cpu === null) throw new Error(`vCPU ${this.vm.id}.${this.index} is not running`);
+    if (cpu === null) throw this.notRunning();
     const stats = this.vm.host.stats;
     const upper = Math.floor(linear * TWO_MINUS_32);
     const hi = linearHi ?? upper;
     const lo = linear - upper * TWO_32;
-    const who = privilege ?? this.state.explicitPrivilege;
+    const who = privilege ?? explicitPrivilegeOf(this.state);
     out.exit = null;
     out.resolvedExits = 0;
     stats.accesses++;
     // The hit path: the backend's MMU for this CPU, held since the world switch; a TLB hit always
     // completes (Ok) and needs nothing from the backend. Everything else is out of line.
-    const paging = this.paging;
-    const mmu = paging.mmu;
-    if (mmu !== undefined && mmu !== null) {
-      const t = out.translation;
-      const status = mmu.translate(lo, hi, access, who, t);
-      if (t.tlbHit) {
-        stats.countTlbHit(this.hitCycles[t.tlbLevel]);
-        out.status = TranslateStatus.Ok;
-        return TranslateStatus.Ok;
-      }
-      return this.resolve(cpu, status, lo, hi, access, who, out);
-    }
-    return this.finishAccess(paging.access(cpu, lo, hi, access, who, out), out);
+    const mmu = this.paging.mmu;
+    if (mmu == null) return this.finishAccess(this.paging.access(cpu, lo, hi, access, who, out), out);
+    const t = out.translation;
+    const status = mmu.translate(lo, hi, access, who, t);
+    if (!t.tlbHit) return this.resolve(cpu, status, lo, hi, access, who, out);
+    stats.countTlbHit(this.hitCycles[t.tlbLevel]);
+    out.status = TranslateStatus.Ok;
+    return TranslateStatus.Ok;
+  }
+
+  /** The error of an access while the vCPU is not in guest mode (built out of line: the hot path stays small). */
+  private notRunning(): Error {
+    return new Error(`vCPU ${this.vm.id}.${this.index} is not running`);
   }
 
   /** The access after a translation that did not hit: counted, and its exits resolved by the backend. */

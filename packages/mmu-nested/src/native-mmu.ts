@@ -56,8 +56,7 @@ export class NativeMmu implements MmuStrategy {
     // The hit fast path is all this function does; everything else is `translateSlow`, out of line,
     // so the hit inlines into its caller (V8 inlines small functions only).
     const caches = this.caches;
-    if (caches?.probe(lo, hi, access, privilege, this.walker.state, out))
-      return TranslateStatus.Ok;
+    if (caches?.probe(lo, hi, access, privilege, this.walker.state, out)) return TranslateStatus.Ok;
     return this.translateSlow(lo, hi, access, privilege, out);
   }
 

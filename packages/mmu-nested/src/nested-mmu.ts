@@ -161,8 +161,7 @@ export class NestedMmu implements MmuStrategy {
     // no guest-physical address (Intel SDM vol. 3C §29.4.1): the simulator's entry keeps the one the
     // filling walk found, for reports.
     const caches = this.caches;
-    if (caches?.probe(lo, hi, access, privilege, this.state, out))
-      return TranslateStatus.Ok;
+    if (caches?.probe(lo, hi, access, privilege, this.state, out)) return TranslateStatus.Ok;
     return this.translateSlow(lo, hi, access, privilege, out);
   }
 

@@ -153,16 +153,14 @@ export class TranslationCaches {
   ): boolean {
     const head = access === AccessKind.Execute ? this.fetchHead : this.dataHead;
     if (head === null) return false;
-    let vpn: number;
+    let vpn = lo >>> 12;
     if (state.lma) {
-      // Canonical addresses only, as in `lookup` (SDM vol. 1 §3.3.7.1); the key check is `lookup`'s.
-      const top = state.mode === PagingMode.Level5 ? hi >> 24 : hi >> 15;
+      // Canonical addresses only, as in `lookup` (SDM vol. 1 §3.3.7.1); a protection key that could
+      // deny goes to `lookup` too.
+      const top = hi >> (state.mode === PagingMode.Level5 ? 24 : 15);
       if ((top !== 0 && top !== -1) || (state.pke && state.pkru !== 0)) return false;
-      vpn = (hi & 0x1ff_ffff) * 1048576 + (lo >>> 12);
-    } else {
-      if (state.mode === PagingMode.None && !this.twoStage) return false;
-      vpn = lo >>> 12;
-    }
+      vpn += (hi & 0x1ff_ffff) * 1048576;
+    } else if (state.mode === PagingMode.None && !this.twoStage) return false;
     // The common case inline: a supervisor read without SMAP needs nothing (see `need`).
     const need =
       access === AccessKind.Read && privilege === Privilege.Supervisor && !state.smap

@@ -2,6 +2,7 @@ import {
   type AccessKind,
   type ControlRegisters,
   CpuState,
+  explicitPrivilegeOf,
   linearPageNumberOf,
   loadPdptes,
   PagingMode,
@@ -87,7 +88,7 @@ export class NativeCpu implements GuestCpu {
     out.exit = null;
     out.resolvedExits = 0;
     stats.accesses++;
-    const status = this.mmu.translate(lo, hi, access, privilege ?? this.state.explicitPrivilege, t);
+    const status = this.mmu.translate(lo, hi, access, privilege ?? explicitPrivilegeOf(this.state), t);
     // A TLB hit always completes (TranslateStatus.Ok); the rest is out of line.
     if (t.tlbHit) {
       stats.countTlbHit(this.hitCycles[t.tlbLevel]);
