@@ -64,6 +64,6 @@ export {
 /** Control-register, EFER and RFLAGS bits (SDM vol. 3A §2.5). */
 export { Cr0, Cr4, Efer, Rflags } from './registers.js';
 /** The seam through which walkers read their tables. */
-export { identityPort, type TablePort } from './table-port.js';
+export { a20Masked, a20Port, identityPort, type TablePort } from './table-port.js';
 /** Walk outcomes and the record of a walk's memory references. */
 export { Perm, RefFlag, Stage, WalkResult, WalkStatus, WalkTrace } from './walk-result.js';

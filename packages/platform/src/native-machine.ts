@@ -1,4 +1,5 @@
 import {
+  a20Port,
   type AccessKind,
   type ControlRegisters,
   CpuState,
@@ -189,6 +190,8 @@ export class NativeCpu implements GuestCpu {
 
   /** Loads the PAE PDPTE registers; false when a present one has a reserved bit set (#GP, SDM vol. 3A §4.4.1). */
   private loadPdptes(): boolean {
-    return loadPdptes(this.machine.memory, this.state) === WalkStatus.Ok;
+    // PDPTE reads are memory reads: bit 20 is masked with the A20 gate off (SDM vol. 3A §20.1.1).
+    const port = this.state.a20Enabled ? undefined : a20Port;
+    return loadPdptes(this.machine.memory, this.state, port) === WalkStatus.Ok;
   }
 }
