@@ -1,6 +1,6 @@
 import {
-  a20Masked,
   type AccessKind,
+  a20Masked,
   type ControlRegisters,
   CpuState,
   explicitPrivilegeOf,

@@ -1,7 +1,7 @@
 import {
+  type AccessKind,
   a20Masked,
   a20Port,
-  type AccessKind,
   type CpuState,
   identityPort,
   PageWalker,

@@ -234,6 +234,22 @@ export class TranslationCaches {
   }
 
   /**
+   * Removes the TLB and walk-cache entries a lookup under the current context would use for the
+   * linear address (lo, hi): under nesting, the combined mappings for that linear address (SDM
+   * vol. 3C §29.4.1), which an EPT violation of its translation invalidates (§29.4.3.1).
+   */
+  flushLinear(lo: number, hi: number, state: CpuState): void {
+    const vpn = linearPageNumber(lo, hi, state);
+    this.tlb?.flushLookup(this.context, vpn);
+    this.walkCache?.flushLookup(this.context, vpn);
+  }
+
+  /** Removes the nested TLB's entries for guest-physical address `gpa` under the nested context (a fault's invalidation of guest-physical mappings). */
+  flushGuestPhysical(gpa: number): void {
+    this.nestedTlb?.flushLookup(this.nestedContext, Math.floor(gpa / 4096));
+  }
+
+  /**
    * Walks, starting below the root when the walk cache holds an upper-level entry for the address.
    * Skipped levels are recorded in the trace as references the cache saved (RefFlag.Cached).
    */

@@ -1,6 +1,6 @@
 import {
-  a20Port,
   type AccessKind,
+  a20Port,
   type ControlRegisters,
   CpuState,
   explicitPrivilegeOf,
