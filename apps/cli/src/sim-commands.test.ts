@@ -98,6 +98,22 @@ describe.concurrent('hvsim run, compare, sweep', () => {
     );
   });
 
+  it('names today’s TLB presets in a configuration file and in a sweep axis', async () => {
+    const file = join(work, 'golden.yaml');
+    writeFileSync(file, 'mmu: nested\nvendor: intel\ntlb: golden-cove\n');
+    const [run, sweep] = await Promise.all([
+      hvsim(['run', '--config', file, ...small, '--json']),
+      hvsim(['sweep', '--config', 'npt-4k', '--set', 'tlb=zen4,zen5', ...small, '--workers', '1', '--json']),
+    ]);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(parseReport(run.stdout).runs[0]).toMatchObject({ config: 'golden', tlb: 'Golden Cove-class' });
+    expect({ code: sweep.code, stderr: sweep.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(parseReport(sweep.stdout).runs.map((r) => [r.config, r.tlb])).toEqual([
+      ['npt-4k tlb=zen4', 'Zen 4-class'],
+      ['npt-4k tlb=zen5', 'Zen 5-class'],
+    ]);
+  });
+
   it('exits 1 naming what is unknown, 2 on usage errors, and leaves no file behind', async () => {
     const dir = mkdtempSync(join(work, 'nothing-'));
     const [preset, workload, trace, both, format, accesses, none] = await Promise.all([
