@@ -58,7 +58,10 @@ function buildProgram(): Command {
     .description('run an hvsim.scenario/1 document and print its hvsim.result/1 result')
     .argument('[file]', 'the scenario file, or - for standard input')
     .option('--example <name>', 'run a bundled example instead (see "hvsim examples")', once('--example'))
-    .option('--explain', "add each access's page-walk memory references to the result")
+    .option(
+      '--explain',
+      "add each access's page-walk memory references to the result; with caches, also what the TLBs and walk caches hold after each step and what it removed",
+    )
     .option(
       '--strict',
       'reject a scenario with fields the format does not define (default: warn and ignore them)',
@@ -101,6 +104,11 @@ function buildProgram(): Command {
         });
       }
       const { scenario, source } = await loadScenario(file, options.example);
+      if (scenario.steps !== undefined) {
+        throw new CliError(
+          `${source}: steps: a sequence of steps; "hvsim explain" shows the walks of a scenario's accesses, so run it with "hvsim translate --explain", which shows each step's walk and what the caches hold`,
+        );
+      }
       const access = options.access ?? 0;
       if (access >= scenario.accesses.length) {
         command.error(
