@@ -209,6 +209,16 @@ describe('mov-cr4 (SDM vol. 3A §4.10.4.1)', () => {
   });
 });
 
+/** PAE paging: the PDPT at 0x5000 (PDPTE 0 -> PD 0x3000); the PDPT at 0x6000 sets reserved bit 1. */
+const PAE_TABLES = {
+  memory: [
+    { address: '0x3000', qwords: ['0x4027'] },
+    { address: '0x4080', qwords: ['0x10067'] },
+    { address: '0x5000', qwords: ['0x3001'] },
+    { address: '0x6000', qwords: ['0x3003'] },
+  ],
+};
+
 describe('mov-cr0 (SDM vol. 3A §4.10.4.1, §4.4.1)', () => {
   it('a change of CR0.WP alone invalidates nothing', () => {
     const results = run([...warm, { step: 'mov-cr0', value: '0x80000011' }, read('0x10000')]);
@@ -220,15 +230,6 @@ describe('mov-cr0 (SDM vol. 3A §4.10.4.1, §4.4.1)', () => {
   });
 
   it('PAE paging: turning paging off and on reloads the PDPTEs and flushes; a bad PDPTE is #GP and undoes the write', () => {
-    // PAE: PDPT at 0x5000 (PDPTE 0 -> PD 0x3000); the PDPT at 0x6000 sets reserved bit 1.
-    const extra = {
-      memory: [
-        { address: '0x3000', qwords: ['0x4027'] },
-        { address: '0x4080', qwords: ['0x10067'] },
-        { address: '0x5000', qwords: ['0x3001'] },
-        { address: '0x6000', qwords: ['0x3003'] },
-      ],
-    };
     const guest = { cr3: '0x5000', cr4: '0x20', efer: '0x0' };
     const results = run(
       [
@@ -242,7 +243,7 @@ describe('mov-cr0 (SDM vol. 3A §4.10.4.1, §4.4.1)', () => {
         read('0x10000'),
       ],
       guest,
-      extra,
+      PAE_TABLES,
     );
     expect(pages(results)).toEqual([
       '0x10000',
@@ -257,18 +258,10 @@ describe('mov-cr0 (SDM vol. 3A §4.10.4.1, §4.4.1)', () => {
   });
 
   it('a start that failed to load the PDPTEs holds until a MOV to CR3 loads good ones', () => {
-    const extra = {
-      memory: [
-        { address: '0x3000', qwords: ['0x4027'] },
-        { address: '0x4080', qwords: ['0x10067'] },
-        { address: '0x5000', qwords: ['0x3001'] },
-        { address: '0x6000', qwords: ['0x3003'] },
-      ],
-    };
     const results = run(
       [read('0x10000'), { step: 'mov-cr3', value: '0x5000' }, read('0x10000')],
       { cr3: '0x6000', cr4: '0x20', efer: '0x0' },
-      extra,
+      PAE_TABLES,
     );
     expect(pages(results)).toEqual(['general-protection', 'done', '0x10000']);
   });

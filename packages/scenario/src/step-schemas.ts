@@ -223,19 +223,15 @@ function operationOf(
 ): ScenarioStep | null {
   switch (data.step) {
     case 'invpcid':
+    case 'invvpid': {
+      // The descriptor's fields an instruction type does not use default to 0.
+      const id = data.step === 'invpcid' ? 'pcid' : 'vpid';
       return {
-        step: 'invpcid',
-        type: data.type as number,
-        pcid: (data.pcid as number | undefined) ?? 0,
+        ...data,
+        [id]: (data[id] as number | undefined) ?? 0,
         address: (data.address as bigint | undefined) ?? 0n,
-      };
-    case 'invvpid':
-      return {
-        step: 'invvpid',
-        type: data.type as number,
-        vpid: (data.vpid as number | undefined) ?? 0,
-        address: (data.address as bigint | undefined) ?? 0n,
-      };
+      } as unknown as ScenarioStep;
+    }
     case 'invept': {
       const root = data.root as bigint | undefined;
       if (data.type === 1 && root === undefined) {
