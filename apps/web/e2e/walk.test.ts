@@ -277,4 +277,54 @@ describe.skipIf(!browserAvailable())('the walk view in Chromium', () => {
     expect(explainScenario(saved).variants[0].accesses[0].walks[0].made).toBe(19);
     await page.close();
   });
+  it('steps through a sequence with the TLB contents: TLB_CONTROL 07h keeps the global page (AMD APM vol. 2 §15.16.1)', async () => {
+    const sequence = loadBundledScenario('seq-amd-tlb-control-7');
+    const page = await open('/#scenario=seq-amd-tlb-control-7');
+    const steps = page.locator('.hv-seq-step');
+    expect(await steps.count()).toBe(sequence.steps?.length);
+    expect(await page.locator('.hv-position').textContent()).toBe('Step 1 of 7');
+    const rows = (table: string) =>
+      page
+        .locator(`.hv-seq-now table.${table} tbody tr`)
+        .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    // Steps 1 and 2 read both pages: the TLBs hold them, the global one (0x10000) global within ASID 1.
+    await page.keyboard.press('ArrowRight');
+    const held = await rows('hv-seq-caches');
+    expect(
+      held.some((r) => r[1] === '0x10000-0x10fff' && r[4] === 'ASID 1, any PCID' && r[5]?.includes('G')),
+    ).toBe(true);
+    expect(held.some((r) => r[1] === '0x11000-0x11fff' && r[4] === 'ASID 1, PCID 0')).toBe(true);
+    // Step 5, the world switch with TLB_CONTROL 07h: the non-global page goes, the global one stays.
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+    expect(await page.locator('.hv-seq-now h3').first().textContent()).toBe(
+      'Step 5: world switch: TLB_CONTROL 07h',
+    );
+    const removed = await rows('hv-seq-removed');
+    expect(removed.some((r) => r[1] === '0x11000-0x11fff')).toBe(true);
+    expect(removed.some((r) => r[1] === '0x10000-0x10fff')).toBe(false);
+    expect((await rows('hv-seq-caches')).some((r) => r[1] === '0x10000-0x10fff')).toBe(true);
+    // Step 6 reads the global page from the TLB; the hash follows the view.
+    await page.keyboard.press('ArrowRight');
+    expect(await page.locator('.hv-seq-cached').count()).toBe(1);
+    expect(await page.locator('.hv-seq-outcome').textContent()).toContain('host-physical 0x410000');
+    expect(await page.evaluate(() => location.hash)).toBe('#scenario=seq-amd-tlb-control-7&step=5');
+    await page.screenshot({ path: join(artifactDir, 'sequence-tlb-control-7.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('opens a sequence at the step the hash names, and from a file', async () => {
+    const page = await open('/#scenario=seq-intel-invept-single&step=4');
+    expect(await page.locator('.hv-seq-now h3').first().textContent()).toBe(
+      'Step 5: INVEPT type 1, EPTP 0x100000',
+    );
+    // An invalid INVEPT descriptor: VMfail with VM-instruction error 28 (SDM vol. 3C, INVEPT).
+    expect(await page.locator('.hv-seq-outcome').textContent()).toBe('VMfail, VM-instruction error 28');
+    await page
+      .locator('#file-input')
+      .setInputFiles(join(appDir, '../../packages/scenario/scenarios/seq-noncanonical.json'));
+    await expect.poll(() => page.locator('.hv-seq-step').count()).toBe(3);
+    await page.locator('.hv-seq-step').nth(1).click();
+    expect(await page.locator('.hv-seq-outcome').textContent()).toBe('#GP(0x0)');
+    await page.close();
+  });
 });

@@ -12,14 +12,10 @@ export interface Bundled {
   readonly scenario: Scenario;
 }
 
-/**
- * The bundled scenarios, sorted by name: those with `accesses`, which the walk view explains one by
- * one (the sequences, with `steps`, run with `hvsim translate --explain`).
- */
+/** The bundled scenarios, sorted by name (sequences with `steps` among them). */
 export const bundledScenarios: readonly Bundled[] = Object.entries(files)
   .map(([path, module]) => {
     const name = path.slice(path.lastIndexOf('/') + 1, -'.json'.length);
     return { name, scenario: readScenario(module.default, `${name}.json`) };
   })
-  .filter(({ scenario }) => scenario.steps === undefined)
   .sort((a, b) => a.name.localeCompare(b.name));
