@@ -23,6 +23,14 @@ const flip = [
 ];
 const warm = [read('0x10000'), read('0x20000'), ...flip];
 
+/** PML4 0x1000 -> PDPT 0x2000 -> PD 0x3000 -> PT 0x4000, PTE[0x10] -> 0x10000. */
+const TABLES = [
+  { address: '0x1000', qwords: ['0x2027'] },
+  { address: '0x2000', qwords: ['0x3027'] },
+  { address: '0x3000', qwords: ['0x4027'] },
+  { address: '0x4080', qwords: ['0x10067'] },
+];
+
 function run(steps: Json[], guest: Json = {}, extra: Json = {}): StepResult[] {
   const scenario = readScenario({
     format: 'hvsim.scenario/1',
@@ -30,13 +38,7 @@ function run(steps: Json[], guest: Json = {}, extra: Json = {}): StepResult[] {
     caches: { tlb: 'default' },
     guest: { cr0: '0x80010011', cr3: '0x1000', cr4: '0xa0', efer: '0x500', ...guest },
     nested: { enabled: false },
-    memory: [
-      { address: '0x1000', qwords: ['0x2027'] },
-      { address: '0x2000', qwords: ['0x3027'] },
-      { address: '0x3000', qwords: ['0x4027'] },
-      { address: '0x4080', qwords: ['0x10067'] },
-      { address: '0x4100', qwords: ['0x20167'] },
-    ],
+    memory: [...TABLES, { address: '0x4100', qwords: ['0x20167'] }],
     steps,
     ...extra,
   });
@@ -66,13 +68,7 @@ describe('access steps', () => {
       vendor: 'intel',
       guest: { cr0: '0x80010011', cr3: '0x1000', cr4: '0x20', efer: '0x500' },
       nested: { enabled: false },
-      memory: [
-        { address: '0x1000', qwords: ['0x2027'] },
-        { address: '0x2000', qwords: ['0x3027'] },
-        { address: '0x3000', qwords: ['0x4027'] },
-        { address: '0x4080', qwords: ['0x10067'] },
-        { address: '0x10008', qwords: ['0x0', '0x0'] },
-      ],
+      memory: [...TABLES, { address: '0x10008', qwords: ['0x0', '0x0'] }],
       accesses: [
         { address: '0x10008', access: 'write', cpl: 0, value: '0x1122334455667788' },
         { address: '0x1000c', access: 'write', cpl: 0, value: '0xddddddddcccccccc' },
@@ -275,12 +271,7 @@ describe('explain', () => {
       caches: { tlb: 'default', walkCaches: false },
       guest: { cr0: '0x80010011', cr3: '0x1000', cr4: '0x20', efer: '0x500' },
       nested: { enabled: false },
-      memory: [
-        { address: '0x1000', qwords: ['0x2027'] },
-        { address: '0x2000', qwords: ['0x3027'] },
-        { address: '0x3000', qwords: ['0x4027'] },
-        { address: '0x4080', qwords: ['0x10067'] },
-      ],
+      memory: TABLES,
       steps: [read('0x10000'), read('0x10000'), { step: 'invlpg', address: '0x10000' }],
     });
     const [first, second, invlpg] = runScenario(scenario, { explain: true }).results;
