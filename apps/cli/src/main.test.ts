@@ -273,16 +273,37 @@ describe.concurrent('hvsim explain', () => {
 });
 
 describe.concurrent('hvsim explain of a sequence', () => {
-  it('points to translate --explain, exit code 1', async () => {
+  it('writes the sequence view: every step, what it removed, what the caches hold', async () => {
+    const dir = mkdtempSync(join(work, 'explain-seq-'));
+    const out = join(dir, 'seq.html');
+    const { code, stderr } = await hvsim(['explain', '--example', 'seq-amd-tlb-control-7', '--html', out]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toContain('<title>caches: VMRUN with TLB_CONTROL 07h');
+    // The document inside: seven steps; the world switch (07h) removed the non-global page's entries.
+    const doc = JSON.parse(
+      html.slice(html.indexOf(', {"title"') + 2, html.lastIndexOf(', { pageKeys: true })')),
+    );
+    expect(doc.steps).toHaveLength(7);
+    expect(doc.steps[4].label).toBe('world switch: TLB_CONTROL 07h');
+    expect(doc.steps[4].removed.some((e: { covers: string }) => e.covers === '0x11000-0x11fff')).toBe(true);
+    expect(doc.steps[4].removed.some((e: { covers: string }) => e.covers === '0x10000-0x10fff')).toBe(false);
+    expect(doc.steps[5].cached).toBe(true);
+  });
+
+  it('refuses --access for a sequence (it has steps), exit code 2', async () => {
     const { code, stderr } = await hvsim([
       'explain',
       '--example',
       'seq-noncanonical',
       '--html',
       join(work, 's.html'),
+      '--access',
+      '1',
     ]);
-    expect(code).toBe(1);
-    expect(stderr).toContain('hvsim translate --explain');
+    expect(code).toBe(2);
+    expect(stderr).toContain('is a sequence of steps');
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseResult, parseScenario } from '@hvsim/scenario';
 import { loadBundledScenario } from '@hvsim/scenario/node';
-import { explainScenario, renderWalkHtml } from '@hvsim/walk-view';
+import { explainScenario, renderSequenceHtml, renderWalkHtml } from '@hvsim/walk-view';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -34,7 +34,8 @@ describe.skipIf(!browserAvailable())('the walk view in Chromium', () => {
     mkdirSync(artifactDir, { recursive: true });
     site = await buildSite();
     const explained = renderWalkHtml(loadBundledScenario('amd-npt-4x4'), { source: 'amd-npt-4x4' });
-    server = await serve(site, { '/explain.html': explained });
+    const sequence = renderSequenceHtml(loadBundledScenario('seq-amd-tlb-control-7'));
+    server = await serve(site, { '/explain.html': explained, '/sequence.html': sequence });
     browser = await launchChromium();
   });
 
@@ -309,6 +310,18 @@ describe.skipIf(!browserAvailable())('the walk view in Chromium', () => {
     expect(await page.locator('.hv-seq-outcome').textContent()).toContain('host-physical 0x410000');
     expect(await page.evaluate(() => location.hash)).toBe('#scenario=seq-amd-tlb-control-7&step=5');
     await page.screenshot({ path: join(artifactDir, 'sequence-tlb-control-7.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('the sequence page hvsim explain writes is the same view, and steps the same way', async () => {
+    const page = await open('/sequence.html');
+    expect(await page.locator('.hv-seq-step').count()).toBe(7);
+    await page.keyboard.press('End');
+    expect(await page.locator('.hv-position').textContent()).toBe('Step 7 of 7');
+    // The last step reads the non-global page, which TLB_CONTROL 07h removed: a walk, the new PTE.
+    expect(await page.locator('.hv-seq-outcome').textContent()).toBe(
+      'ok: guest-physical 0x13000, host-physical 0x413000',
+    );
     await page.close();
   });
 

@@ -50,8 +50,8 @@ export {
   type WalkViewOptions,
   type WalkViewPosition,
 } from './mount.js';
-/** The view as a self-contained HTML page. */
-export { type RenderOptions, renderDocumentHtml, renderWalkHtml } from './render-html.js';
+/** The view (or a sequence's) as a self-contained HTML page. */
+export { type RenderOptions, renderDocumentHtml, renderSequenceHtml, renderWalkHtml } from './render-html.js';
 /** Scenarios built from a few choices (the web app's form), with large-page variants. */
 export {
   type AccessSpec,

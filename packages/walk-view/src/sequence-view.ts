@@ -133,18 +133,18 @@ export interface SequenceViewOptions {
   readonly onChange?: (step: number) => void;
 }
 
-const COLUMNS: readonly (keyof CacheEntryView)[] = ['structure', 'covers', 'size', 'maps', 'tag', 'perms'];
-
 /**
  * Builds the sequence view of `doc` inside `root` (replacing its children): the steps as a list, the
  * current one's result, what it removed, and a table of what the TLBs and walk caches hold after it.
- * → or N shows the next step, ← or P the previous one, Home and End the first and last.
+ * → or N shows the next step, ← or P the previous one, Home and End the first and last. Self-contained
+ * (it uses nothing from outside its own body), so `renderSequenceHtml` can inline its source.
  */
 export function mountSequenceView(
   root: HTMLElement,
   doc: SequenceViewDocument,
   options: SequenceViewOptions = {},
 ): SequenceViewHandle {
+  const COLUMNS: readonly (keyof CacheEntryView)[] = ['structure', 'covers', 'size', 'maps', 'tag', 'perms'];
   const el = <K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text = '') => {
     const node = document.createElement(tag);
     if (className !== '') node.className = className;
