@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseScenario, runScenario, type Scenario, serializeResult } from '@hvsim/scenario';
 import { listBundledScenarios, loadBundledScenario } from '@hvsim/scenario/node';
-import { renderWalkHtml } from '@hvsim/walk-view';
+import { renderSequenceHtml, renderWalkHtml } from '@hvsim/walk-view';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { addConvertCommand } from './convert-command.js';
 import { CliError, describeFsError, UsageError, writeAtomically } from './io.js';
@@ -58,7 +58,10 @@ function buildProgram(): Command {
     .description('run an hvsim.scenario/1 document and print its hvsim.result/1 result')
     .argument('[file]', 'the scenario file, or - for standard input')
     .option('--example <name>', 'run a bundled example instead (see "hvsim examples")', once('--example'))
-    .option('--explain', "add each access's page-walk memory references to the result")
+    .option(
+      '--explain',
+      "add each access's page-walk memory references to the result; with caches, also what the TLBs and walk caches hold after each step and what it removed",
+    )
     .option(
       '--strict',
       'reject a scenario with fields the format does not define (default: warn and ignore them)',
@@ -84,7 +87,7 @@ function buildProgram(): Command {
   program
     .command('explain')
     .description(
-      "write the step-by-step view of a scenario's page walks as one self-contained HTML page (no external requests)",
+      "write the step-by-step view of a scenario's page walks (or of a sequence's steps and what the caches hold) as one self-contained HTML page (no external requests)",
     )
     .argument('[file]', 'the scenario file, or - for standard input')
     .option('--example <name>', 'explain a bundled example instead (see "hvsim examples")', once('--example'))
@@ -101,6 +104,25 @@ function buildProgram(): Command {
         });
       }
       const { scenario, source } = await loadScenario(file, options.example);
+      if (scenario.steps !== undefined) {
+        // A sequence has steps, not accesses: its page steps through them with what the caches hold.
+        if (options.access !== undefined) {
+          command.error(
+            `error: --access ${options.access}: ${source} is a sequence of steps, which has no access to start at`,
+            {
+              code: 'hvsim.usage',
+            },
+          );
+        }
+        let html: string;
+        try {
+          html = renderSequenceHtml(scenario);
+        } catch (error) {
+          throw new CliError(`${source}: ${(error as Error).message}`);
+        }
+        await writeAtomically(options.html, html);
+        return;
+      }
       const access = options.access ?? 0;
       if (access >= scenario.accesses.length) {
         command.error(

@@ -12,6 +12,14 @@ export {
   Privilege,
   privilegeOfCpl,
 } from './access.js';
+/** What MOV to CR0, CR3 and CR4 refuse with #GP(0), and when they reload the PAE PDPTEs (SDM vol. 2B "MOV—Move to/from Control Registers", vol. 3A §4.4.1). */
+export {
+  isCanonicalAddress,
+  movToCr0Fault,
+  movToCr3Fault,
+  movToCr4Fault,
+  reloadsPdptes,
+} from './control-register-writes.js';
 /** Architectural state: control registers, PDPTE registers, real-mode segments and the A20 gate. */
 export { type ControlRegisters, CpuState, Segment } from './cpu-state.js';
 /** Linear addresses as 32-bit halves, converted at the edges. */

@@ -135,10 +135,7 @@ export class NativeCpu implements GuestCpu {
       return TranslateStatus.GeneralProtection;
     }
     if (caches !== null) {
-      if (!(noFlush && state.pcide)) {
-        caches.tlb?.flushPcid(0, state.pcid, false);
-        caches.walkCache?.flushPcid(0, state.pcid, false);
-      }
+      if (!(noFlush && state.pcide)) caches.invalidatePcid(state.pcid);
       caches.setContext(0, state.pcid);
     }
     return TranslateStatus.Ok;
@@ -170,9 +167,7 @@ export class NativeCpu implements GuestCpu {
   invlpg(linear: number, linearHi?: number): void {
     const caches = this.mmu.caches;
     if (caches === null) return;
-    const vpn = linearPageNumberOf(linear, linearHi, this.state);
-    caches.tlb?.flushAddressInPcid(0, this.state.pcid, vpn, true);
-    caches.walkCache?.flushAddressInPcid(0, this.state.pcid, vpn, true);
+    caches.invalidatePage(linearPageNumberOf(linear, linearHi, this.state));
   }
 
   /** INVLPG here and an IPI to every other CPU, which invalidates the page there. */

@@ -67,4 +67,9 @@ export { VmxExtension, type VmxExtensionOptions } from './vmx-extension.js';
 /** VMsucceed, VMfail and the VM-instruction error numbers (SDM vol. 3C §31.2, §31.4). */
 export { VmInstructionError, VmxFault, type VmxInstructionResult, vmfail } from './vmx-result.js';
 /** VM entries and exits: the current VPID and EP4TA, and the VPID-0 invalidation without VPIDs. */
-export { type VmEntryOutcome, type VmxGuestTags, VmxWorldSwitch } from './world-switch.js';
+export {
+  invalidateVpidZero,
+  type VmEntryOutcome,
+  type VmxGuestTags,
+  VmxWorldSwitch,
+} from './world-switch.js';

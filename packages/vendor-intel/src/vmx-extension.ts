@@ -26,6 +26,7 @@ import {
   type VmxCapabilities,
 } from './vmx-capabilities.js';
 import { VmxExitReason } from './vmx-exit-reason.js';
+import { invalidateVpidZero } from './world-switch.js';
 
 /** EPT tables in host memory, every page readable, writable and executable with write-back memory type. */
 class EptTables implements NestedTables {
@@ -112,7 +113,7 @@ export class VmxExtension implements VirtualizationExtension {
       // all EP4TAs) the VM entry itself invalidates; guest-physical mappings are not VPID-tagged and
       // survive it (SDM vol. 3C §29.4.3.1). That is the whole flush a world switch asks for here:
       // there is no INVVPID (#UD without VPIDs), and no INVEPT, which the architecture does not make.
-      this.flushVpidZero(caches);
+      invalidateVpidZero(caches);
       if (flush === EntryFlush.All) return;
     }
     if (flush === EntryFlush.All) {
@@ -142,7 +143,7 @@ export class VmxExtension implements VirtualizationExtension {
   }
 
   exitGuest(caches: CpuTranslationCaches): void {
-    if (!this.tagged) this.flushVpidZero(caches);
+    if (!this.tagged) invalidateVpidZero(caches);
   }
 
   invalidateNested(caches: CpuTranslationCaches, tables: NestedTables): boolean {
@@ -264,10 +265,6 @@ export class VmxExtension implements VirtualizationExtension {
       // Bits 3-6 clear: some entry of the walk grants nothing, i.e. was not present (Table 28-7).
       (fault.infoLo & 0x78) === 0,
     );
-  }
-
-  private flushVpidZero(caches: CpuTranslationCaches): void {
-    flushTargets(caches, false, (t) => t.flushAddressSpace(0));
   }
 }
 
