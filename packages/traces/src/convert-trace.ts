@@ -26,7 +26,8 @@ export interface ConvertTraceOptions extends OpenTraceOptions {
 const WRITE_BYTES = 1 << 20;
 
 /**
- * Converts a trace of any readable format to hvsim's compact format at `output`, streaming. It is
+ * Converts a trace of any readable format to hvsim's compact format (version 2) at `output`,
+ * streaming; an hvsim trace of version 1 is converted too. It is
  * written to a temporary file beside `output` and renamed over it only when complete, so a failure
  * leaves nothing half-written.
  */
@@ -44,7 +45,7 @@ export async function convertTrace(
     await reader.close();
     throw new TraceError({ file: output }, `cannot write: ${(error as Error).message}`, { cause: error });
   }
-  const encoder = new HvsimEncoder(WRITE_BYTES + (1 << 16));
+  const encoder = new HvsimEncoder();
   let bytes = 0;
   const write = async (): Promise<void> => {
     const chunk = encoder.takeBytes();
@@ -61,8 +62,13 @@ export async function convertTrace(
       if (encoder.pending >= WRITE_BYTES) await write();
       options.onProgress?.(encoder.records, reader.bytesRead, reader.totalBytes);
     }
-    encoder.finish();
+    const header = encoder.finish();
     await write();
+    try {
+      await handle.write(header, 0, header.length, 0); // over the placeholder, now that count and checksum are known
+    } catch (error) {
+      throw new TraceError({ file: output }, `cannot write: ${(error as Error).message}`, { cause: error });
+    }
     await handle.close();
     await fsp.rename(temp, output);
   } catch (error) {
