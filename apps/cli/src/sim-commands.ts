@@ -15,6 +15,7 @@ import {
   listWorkloads,
   loadConfig,
   parseSweepAxis,
+  REPORT_CSV_COLUMNS,
   type SimConfig,
   type SweepAxis,
   sweepGrid,
@@ -254,7 +255,7 @@ async function emit(report: ReportDocument, options: OutputOptions, explain: boo
   const text = options.json
     ? renderJson(report)
     : options.csv
-      ? renderCsv(report)
+      ? renderCsv(report, REPORT_CSV_COLUMNS)
       : renderTable(report, { color: colour }) + (explain ? `\n${highlights(report).join('\n')}\n` : '');
   if (options.html !== undefined) await writeAtomically(options.html, renderHtml(report));
   if (options.output === undefined) process.stdout.write(text);
