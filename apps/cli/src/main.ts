@@ -44,10 +44,22 @@ function packageVersion(): string {
   return (JSON.parse(text) as { version: string }).version;
 }
 
+/** The version in package.json before changesets first sets one. */
+const UNRELEASED = '0.0.0';
+
 function buildProgram(): Command {
+  const version = packageVersion();
   const program = new Command('hvsim')
-    .description('Simulate x86 hardware-assisted memory virtualization: run address-translation scenarios.')
-    .version(packageVersion())
+    .description(
+      'Simulate x86 hardware-assisted memory virtualization: address-translation scenarios step by step, and workloads or memory traces on native, shadow and nested paging.',
+    )
+    .version(
+      version,
+      '-V, --version',
+      version === UNRELEASED
+        ? `print the version, from this package's package.json (${UNRELEASED}: not released yet; changesets sets it at release)`
+        : "print the version, from this package's package.json",
+    )
     .exitOverride()
     // One prefix for every error, usage or input: `hvsim: ...` (commander's own say `error: ...`).
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'hvsim: ')) })
