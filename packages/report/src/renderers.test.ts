@@ -122,7 +122,9 @@ describe('renderTable', () => {
       '12.50',
       '2.50x',
     ]);
-    // What the rates divide by, said under the table.
+    // What the accesses are and what the rates divide by, said under the table.
+    expect(text).toContain("accesses are the workload's own, each counted once by the guest kernel");
+    expect(text).toContain('so it can make a few more than asked for');
     expect(text).toContain('cycles/access is cycles over the workload');
   });
 

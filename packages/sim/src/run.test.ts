@@ -117,6 +117,15 @@ describe('runs', () => {
       12,
     );
     expect(report.workload).toMatchObject({ name: 'zipf', seed: 1 });
+    expect(report.workload.description).toMatch(/ \(4,000 accesses asked for\)$/);
+  });
+
+  it('count the accesses a churn makes: the round it is in finished, up to 115 past those asked for', async () => {
+    // A round: 16 child accesses, 4 of the shell's, 32 fetches of the new image, 64 heap writes.
+    const churn: WorkloadSpec = { kind: 'workload', name: 'process-churn', accesses: 1000 };
+    const run = await runConfig(loadPreset('native'), churn);
+    expect(run.workloadAccesses).toBeGreaterThanOrEqual(1000);
+    expect(run.workloadAccesses).toBeLessThanOrEqual(1000 + 115);
   });
 
   it('reject an unknown workload by naming the ones there are', async () => {

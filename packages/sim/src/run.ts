@@ -189,7 +189,7 @@ export function describeWorkload(spec: WorkloadSpec, seed: number): ReportDocume
   }
   const workload = builtin(spec.name);
   const params = [
-    spec.accesses === undefined ? null : `${spec.accesses} accesses`,
+    spec.accesses === undefined ? null : `${spec.accesses.toLocaleString('en-US')} accesses asked for`,
     spec.workingSetBytes === undefined ? null : `${spec.workingSetBytes} bytes working set`,
   ].filter((p) => p !== null);
   return {
