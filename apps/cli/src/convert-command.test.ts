@@ -82,4 +82,16 @@ describe.concurrent('hvsim convert', () => {
     expect(run.stderr).toMatch(/wrong\.hvt at byte 28: checksum mismatch/);
     expect(readdirSync(dir).sort()).toEqual(['cut.hvt', 'good.hvt', 'wrong.hvt']);
   });
+
+  it('says in words why it cannot write: a missing folder, a folder as the output', async () => {
+    const dir = mkdtempSync(join(work, 'unwritable-'));
+    const missing = await hvsim(['convert', fixture, join(dir, 'nope', 'out.hvt')]);
+    expect(missing).toMatchObject({ code: 1, stdout: '' });
+    expect(missing.stderr).toBe(
+      `hvsim: ${join(dir, 'nope', 'out.hvt')}: cannot write: the folder ${join(dir, 'nope')} does not exist\n`,
+    );
+    const folder = await hvsim(['convert', fixture, dir]);
+    expect(folder).toMatchObject({ code: 1, stderr: `hvsim: ${dir}: cannot write: it is a directory\n` });
+    expect(readdirSync(dir)).toEqual([]);
+  });
 });

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { describeFileError } from '@hvsim/errors';
 import { parseScenario, runScenario, type Scenario, serializeResult } from '@hvsim/scenario';
 import { listBundledScenarios, loadBundledScenario } from '@hvsim/scenario/node';
 import { renderWalkHtml } from '@hvsim/walk-view';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { addConvertCommand } from './convert-command.js';
-import { CliError, describeFsError, UsageError, writeAtomically } from './io.js';
+import { CliError, UsageError, writeAtomically } from './io.js';
 import { once } from './options.js';
 import { addSimCommands } from './sim-commands.js';
 
@@ -171,7 +172,7 @@ async function loadScenario(
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new CliError(`cannot read ${path}: ${describeFsError(error)}`);
+    throw new CliError(`cannot read ${path}: ${describeFileError(error)}`);
   }
   return { scenario: parseScenario(text, path, options), source: path };
 }

@@ -153,7 +153,15 @@ describe.concurrent('hvsim run, compare, sweep', () => {
     expect(workload.code).toBe(1);
     expect(workload.stderr).toMatch(/^hvsim: no workload named "nope"; there are: sequential, /);
     expect(trace.code).toBe(1);
-    expect(trace.stderr).toContain('missing.lackey');
+    // In words, without Node's code and syscall.
+    expect(trace.stderr).toBe(
+      `hvsim: ${join(work, 'missing.lackey')}: cannot read: no such file or directory\n`,
+    );
+    const folder = await hvsim(['run', '--config', work, ...small]);
+    expect({ code: folder.code, stderr: folder.stderr }).toEqual({
+      code: 1,
+      stderr: `hvsim: cannot read ${work}: is a directory\n`,
+    });
     expect([both.code, format.code, accesses.code]).toEqual([2, 2, 2]);
     expect(both.stderr).toMatch(/^hvsim: give --workload NAME or --trace FILE, not both\n/);
     expect(none.code).toBe(1);

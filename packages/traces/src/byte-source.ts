@@ -7,7 +7,7 @@ import { createReadStream, promises as fsp, fstatSync } from 'node:fs';
 import { pipeline, Readable } from 'node:stream';
 import { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip } from 'node:zlib';
-import { TraceError } from '@hvsim/errors';
+import { describeFileError, TraceError } from '@hvsim/errors';
 import { detectCompression } from './detect-format.js';
 import { HVSIM_HEADER_BYTES, hasHvsimMagic, hvsimBlockContent, hvsimVersion } from './hvsim-blocks.js';
 
@@ -91,7 +91,7 @@ async function* rawChunks(
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return describeFileError(error);
 }
 
 /** An async iterator of chunks that can look ahead without consuming. */

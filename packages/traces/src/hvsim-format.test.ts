@@ -406,7 +406,17 @@ describe('broken hvsim traces, version 1', () => {
     await expect(convertTrace(Buffer.from('I  400000,4\nI  zz,4\n'), out)).rejects.toThrow(TraceError);
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(sub)).toEqual([]);
-    await expect(convertTrace(FIXTURE, join(sub, 'no-such-dir', 'out.hvt'))).rejects.toThrow(/cannot write/);
+    await expect(convertTrace(FIXTURE, join(sub, 'no-such-dir', 'out.hvt'))).rejects.toThrow(
+      `${join(sub, 'no-such-dir', 'out.hvt')}: cannot write: the folder ${join(sub, 'no-such-dir')} does not exist`,
+    );
+    // An output that is a folder: said before anything is read or written.
+    await expect(convertTrace(join(sub, 'no-input.lackey'), sub)).rejects.toThrow(
+      `${sub}: cannot write: it is a directory`,
+    );
+    await expect(convertTrace(join(sub, 'no-input.lackey'), join(sub, 'out.hvt'))).rejects.toThrow(
+      `${join(sub, 'no-input.lackey')}: cannot read: no such file or directory`,
+    );
+    expect(readdirSync(sub)).toEqual([]);
   });
 });
 
