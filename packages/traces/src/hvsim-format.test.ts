@@ -113,6 +113,23 @@ describe('hvsim format', () => {
     expect(hex(toVersion1(encode(example)))).toBe(hex(v1));
   });
 
+  it('tells a reader how many records there are, from the header, once the first batch is read', async () => {
+    const records = naiveLackey(fixtureText().toString('latin1'));
+    const reader = openTrace(encode(records), { batchSize: 1000 });
+    expect(reader.totalRecords).toBeNull();
+    const seen: Array<[number, number | null]> = [];
+    for await (const batch of reader) seen.push([reader.recordsRead + batch.length, reader.totalRecords]);
+    expect(seen.length).toBeGreaterThan(10);
+    expect(seen.every(([, total]) => total === records.length)).toBe(true);
+    // Version 1 and lackey text do not say.
+    const old = openTrace(toVersion1(encode(records)));
+    await collect(old);
+    expect(old.totalRecords).toBeNull();
+    const text = openTrace(FIXTURE);
+    await collect(text);
+    expect(text.totalRecords).toBeNull();
+  });
+
   it('an empty trace is a header alone, and reads as no records', async () => {
     const bytes = encode([]);
     expect(bytes.length).toBe(32);

@@ -207,6 +207,8 @@ export class HvsimDecoder implements RecordDecoder {
   /** Version 2: no end marker, the count is the header's. */
   declare private v2: boolean;
   declare private expected: number;
+  /** The records a version-2 header counts (null before it is read, and for version 1). */
+  declare expectedRecords: number | null;
   declare private ended: boolean;
   /** Decoding the zero-padded copy of the last bytes: records must end by `realEnd`. */
   declare private final: boolean;
@@ -227,6 +229,7 @@ export class HvsimDecoder implements RecordDecoder {
     this.headerDone = false;
     this.v2 = false;
     this.expected = 0;
+    this.expectedRecords = null;
     this.ended = false;
     this.final = false;
     this.realEnd = 0;
@@ -384,6 +387,7 @@ export class HvsimDecoder implements RecordDecoder {
       }
       this.v2 = true;
       this.expected = readU64(bytes, p + 12);
+      this.expectedRecords = this.expected;
       this.headerDone = true;
       return HVSIM_HEADER_BYTES;
     }
