@@ -41,6 +41,12 @@ function pnpm(args: string[], cwd: string): string {
   return execFileSync(pnpmCommand, [...pnpmPrefix, ...args], { cwd, encoding: 'utf8', stdio: 'pipe' });
 }
 
+/** The file name `pnpm pack` gives the package in `dir`: its name without `@` and `/` for `-`, and its version. */
+function tarball(dir: string): string {
+  const { name, version } = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+  return `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`;
+}
+
 let folder = '';
 
 beforeAll(() => {
@@ -61,11 +67,11 @@ beforeAll(() => {
       .split('\n')
       .map((path) => path.split('/').pop())
       .sort(),
-  ).toEqual([...published.map((dir) => `hvsim-${dir}-0.0.0.tgz`), 'hvsim-0.0.0.tgz'].sort());
+  ).toEqual([...published.map((dir) => tarball(`packages/${dir}`)), tarball('apps/cli')].sort());
   // Each package and its @hvsim dependencies come from the tarballs; the rest from the registry (the
   // store has them), as a user's install would.
   const sources = Object.fromEntries(
-    published.map((dir) => [`@hvsim/${dir}`, `file:${join(tarballs, `hvsim-${dir}-0.0.0.tgz`)}`]),
+    published.map((dir) => [`@hvsim/${dir}`, `file:${join(tarballs, tarball(`packages/${dir}`))}`]),
   );
   writeFileSync(
     join(project, 'package.json'),
