@@ -320,6 +320,18 @@ describe.concurrent('hvsim examples', () => {
   });
 });
 
+describe.concurrent('hvsim --version', () => {
+  it("prints the version of the hvsim package's package.json, and the help says where it comes from", async () => {
+    const { version } = JSON.parse(readFileSync(join(cliDir, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V'])
+      expect(await hvsim([flag])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    const help = await hvsim(['--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain("print the version, from this package's package.json");
+    if (version === '0.0.0')
+      expect(help.stdout.replace(/\s+/g, ' ')).toContain('not released yet; changesets sets it at release');
+  });
+});
+
 describe('a closed pipe', () => {
   it('ends the command quietly, exit code 0, as `hvsim examples | head -1` needs', async () => {
     // The reading end is closed before the command writes anything, so every write meets EPIPE.

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { describeFileError } from '@hvsim/errors';
 import { parseScenario, runScenario, type Scenario, serializeResult } from '@hvsim/scenario';
 import { listBundledScenarios, loadBundledScenario } from '@hvsim/scenario/node';
 import { renderSequenceHtml, renderWalkHtml } from '@hvsim/walk-view';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { addConvertCommand } from './convert-command.js';
-import { CliError, describeFsError, UsageError, writeAtomically } from './io.js';
+import { CliError, UsageError, writeAtomically } from './io.js';
 import { once } from './options.js';
 import { addSimCommands } from './sim-commands.js';
 
@@ -44,10 +45,22 @@ function packageVersion(): string {
   return (JSON.parse(text) as { version: string }).version;
 }
 
+/** The version in package.json before changesets first sets one. */
+const UNRELEASED = '0.0.0';
+
 function buildProgram(): Command {
+  const version = packageVersion();
   const program = new Command('hvsim')
-    .description('Simulate x86 hardware-assisted memory virtualization: run address-translation scenarios.')
-    .version(packageVersion())
+    .description(
+      'Simulate x86 hardware-assisted memory virtualization: address-translation scenarios step by step, and workloads or memory traces on native, shadow and nested paging.',
+    )
+    .version(
+      version,
+      '-V, --version',
+      version === UNRELEASED
+        ? `print the version, from this package's package.json (${UNRELEASED}: not released yet; changesets sets it at release)`
+        : "print the version, from this package's package.json",
+    )
     .exitOverride()
     // One prefix for every error, usage or input: `hvsim: ...` (commander's own say `error: ...`).
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'hvsim: ')) })
@@ -181,7 +194,7 @@ async function loadScenario(
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new CliError(`cannot read ${path}: ${describeFsError(error)}`);
+    throw new CliError(`cannot read ${path}: ${describeFileError(error)}`);
   }
   return { scenario: parseScenario(text, path, options), source: path };
 }

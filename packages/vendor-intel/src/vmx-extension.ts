@@ -28,6 +28,12 @@ import {
 import { VmxExitReason } from './vmx-exit-reason.js';
 import { invalidateVpidZero } from './world-switch.js';
 
+/** The exit kinds EPT's faults are counted by (SDM vol. 3C §29.3.3: EPT violations and misconfigurations). */
+export const EPT_EXIT_KINDS = {
+  Violation: 'EPT violation',
+  Misconfiguration: 'EPT misconfiguration',
+} as const;
+
 /** EPT tables in host memory, every page readable, writable and executable with write-back memory type. */
 class EptTables implements NestedTables {
   readonly pointer: bigint;
@@ -246,7 +252,7 @@ export class VmxExtension implements VirtualizationExtension {
     if (fault.kind === NestedFaultKind.EptMisconfiguration) {
       return new ExitRecord(
         VmxExitReason.EptMisconfiguration,
-        'EPT misconfiguration',
+        EPT_EXIT_KINDS.Misconfiguration,
         0,
         0,
         fault.guestPhysical,
@@ -257,7 +263,7 @@ export class VmxExtension implements VirtualizationExtension {
     if (fault.kind !== NestedFaultKind.EptViolation) throw new Error('a VMX stage reported a non-EPT fault');
     return new ExitRecord(
       VmxExitReason.EptViolation,
-      'EPT violation',
+      EPT_EXIT_KINDS.Violation,
       fault.infoLo >>> 0,
       fault.infoHi >>> 0,
       fault.guestPhysical,
