@@ -268,3 +268,18 @@ describe('PhysicalMemory: sparse frames', () => {
     expect(memory.read32(0x3000)).toBe(0);
   });
 });
+
+describe('readFrame', () => {
+  it('copies the 4 KiB frame holding the address, what readWord reads word by word; zeros for an untouched frame', () => {
+    const m = new PhysicalMemory();
+    m.writeWord(0x1_2345_6000, 0xdead_beef);
+    m.writeWord(0x1_2345_6ffc, 7);
+    const into = new Uint32Array(1024).fill(1);
+    m.readFrame(0x1_2345_6abc, into);
+    for (let w = 0; w < 1024; w++) expect(into[w]).toBe(m.readWord(0x1_2345_6000 + w * 4));
+    expect(into[0]).toBe(0xdead_beef);
+    expect(into[1023]).toBe(7);
+    m.readFrame(0x9000, into);
+    expect(into.every((v) => v === 0)).toBe(true);
+  });
+});

@@ -112,6 +112,16 @@ export class PhysicalMemory {
     return this.words[base + ((address - frame * FRAME_BYTES) >>> 2)];
   }
 
+  /**
+   * Copies the 1024 words of the 4 KiB frame holding `address` into `into` (zeros for a frame never
+   * written): one frame lookup for a whole table, where `readWord` makes one per word.
+   */
+  readFrame(address: number, into: Uint32Array): void {
+    const base = this.wordBase(Math.floor(address / FRAME_BYTES));
+    if (base < 0) into.fill(0, 0, FRAME_WORDS);
+    else into.set(this.words.subarray(base, base + FRAME_WORDS));
+  }
+
   /** High half of the last `readPair`. */
   pairHi = 0;
 

@@ -483,6 +483,14 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     return hpa < 0 ? 0 : vm.host.memory.readWord(hpa);
   }
 
+  /** See `GuestCpu.readPhysicalPage`: the page through the VM's backing (zeros where nothing is backed yet). */
+  readPhysicalPage(gpa: number, into: Uint32Array): void {
+    const vm = this.vm;
+    const hpa = vm.hostAddressOf(gpa);
+    if (hpa < 0) into.fill(0, 0, 1024);
+    else vm.host.memory.readFrame(hpa, into);
+  }
+
   /**
    * The guest kernel stores a word at guest-physical `gpa`. Under nested paging the store simply lands
    * (the nested tables map the page writable). Under shadow paging a store to a guest page-table page,

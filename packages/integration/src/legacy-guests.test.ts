@@ -107,3 +107,17 @@ describe('virtual-8086 mode on every platform', () => {
     }
   });
 });
+
+describe('readPhysicalPage on every platform', () => {
+  it('copies what 1024 readPhysical calls read', () => {
+    for (const { name, cpu } of platforms(true)) {
+      cpu.writePhysical(0x30_0000, 0x1234_5678);
+      cpu.writePhysical(0x30_0ffc, 0x9abc_def0);
+      const into = new Uint32Array(1024).fill(1);
+      cpu.readPhysicalPage?.(0x30_0800, into);
+      const words = Array.from({ length: 1024 }, (_, w) => cpu.readPhysical(0x30_0000 + w * 4));
+      expect({ name, words: [...into] }).toEqual({ name, words });
+      expect(into[0]).toBe(0x1234_5678);
+    }
+  });
+});

@@ -134,6 +134,12 @@ export interface GuestCpu {
   ): TranslateStatus;
   /** Reads the 32-bit word at guest-physical `gpa` (4-byte aligned). */
   readPhysical(gpa: number): number;
+  /**
+   * Optional: copies the 1024 words of the 4 KiB guest-physical page holding `gpa` into `into` (zeros
+   * where nothing is backed), what 1024 `readPhysical` calls would read, for a guest kernel scanning
+   * a whole table.
+   */
+  readPhysicalPage?(gpa: number, into: Uint32Array): void;
   /** Stores the 32-bit word `value` at guest-physical `gpa` (4-byte aligned), as the guest kernel does to its page tables. */
   writePhysical(gpa: number, value: number): void;
   /** MOV to CR3 (SDM vol. 3A §4.10.4.1: flushes the current PCID's non-global translations unless CR4.PCIDE=1 and bit 63 set, `noFlush`). */

@@ -122,6 +122,11 @@ export class NativeCpu implements GuestCpu {
     this.machine.memory.writeWord(gpa, value);
   }
 
+  /** See `GuestCpu.readPhysicalPage`. */
+  readPhysicalPage(gpa: number, into: Uint32Array): void {
+    this.machine.memory.readFrame(gpa, into);
+  }
+
   /** MOV to CR3: flushes the current PCID's non-global translations unless CR4.PCIDE=1 and `noFlush` (bit 63) (SDM vol. 3A §4.10.4.1). */
   writeCr3(value: number, noFlush = false): TranslateStatus {
     const state = this.state;

@@ -11,7 +11,6 @@ import {
   PteFlag,
   Rflags,
   TWO_32,
-  type WordMemory,
 } from '@hvsim/cpu-core';
 import { TranslateStatus } from '@hvsim/mmu-nested';
 import { GuestAccess, type GuestCpu } from '@hvsim/platform';
@@ -25,6 +24,7 @@ import {
   SoftBit,
   spanAt,
   type TableFormat,
+  type TableMemory,
   tableFormat,
   walkTables,
 } from './page-tables.js';
@@ -156,7 +156,9 @@ export class GuestOs {
   /** The rolling digest of every access outcome, in order (`guestDigest` adds the page tables). */
   declare accessDigest: number;
   /** Guest memory as the kernel reaches it (through CPU 0's readPhysical/writePhysical). */
-  declare readonly memory: WordMemory;
+  declare readonly memory: TableMemory;
+  /** One page of table words per paging level, for `freeTree`'s copies. */
+  private readonly tableScratch = Array.from({ length: 6 }, () => new Uint32Array(1024));
   /** The kernel's own tables (no user mappings): loaded on an idle CPU. */
   declare readonly kernelTables: PageTableBuilder;
   /** User addresses end at this page: 2^47 (2^56 with 5-level paging) or 3 GiB in 32-bit modes. */
@@ -208,6 +210,7 @@ export class GuestOs {
     this.memory = {
       readWord: (address) => port.readPhysical(address),
       writeWord: (address, value) => port.writePhysical(address, value),
+      readPage: (address, into) => this.readTable(address, into),
     };
     this.userTopPage = format.long ? (mode === PagingMode.Level5 ? 2 ** 44 : 2 ** 35) : 0xc_0000;
     this.mmapBase = format.long ? 0x100_0000 : 0x4_0000;
@@ -782,13 +785,20 @@ export class GuestOs {
     const memory = this.memory;
     const wide = format.wide;
     const bytes = wide ? 8 : 4;
-    const end = table + entriesAt(format, level) * bytes;
-    for (let address = table; address < end; address += bytes) {
-      const lo = memory.readWord(address);
+    // The table read in one copy (entries are read before they are cleared, as one by one); each
+    // level has its own buffer, so a child's copy leaves its parent's intact.
+    const words = this.tableScratch[level];
+    this.readTable(table, words);
+    const first = (table % 0x1000) >>> 2;
+    const count = entriesAt(format, level);
+    for (let i = 0; i < count; i++) {
+      const w = first + i * (bytes >>> 2);
+      const lo = words[w];
       // Every entry this kernel writes has P or U/S in its low half (leafFlags, the builder's table
       // entries) and is cleared in both halves at once, so a zero low half is an empty entry.
       if (lo === 0) continue;
-      const hi = wide ? memory.readWord(address + 4) : 0;
+      const hi = wide ? words[w + 1] : 0;
+      const address = table + i * bytes;
       if ((lo & (PteFlag.P | SoftBit.ProtNone)) !== 0) {
         if (isLeaf(format, level, lo)) this.frames.release(entryAddressField(format, lo, hi, level > 1));
         else if ((lo & PteFlag.P) !== 0) this.freeTree(entryAddressField(format, lo, hi, false), level - 1);
@@ -797,6 +807,17 @@ export class GuestOs {
       if (hi !== 0) memory.writeWord(address + 4, 0);
     }
     this.frames.release(table);
+  }
+
+  /** Copies the 4 KiB page holding table `table` into `into`: in one call where the platform can (`GuestCpu.readPhysicalPage`). */
+  private readTable(table: number, into: Uint32Array): void {
+    const cpu = this.cpus[0] as GuestCpu;
+    if (cpu.readPhysicalPage !== undefined) {
+      cpu.readPhysicalPage(table, into);
+      return;
+    }
+    const page = table - (table % 0x1000);
+    for (let w = 0; w < 1024; w++) into[w] = cpu.readPhysical(page + w * 4);
   }
 
   /** Splits VMAs at `start` and `end`; the pages between get `prot`, or are removed when `prot` is null. */

@@ -76,23 +76,34 @@ export interface TableVisitor {
   table?(entryAddress: number, lo: number, hi: number, table: number, level: number, vpn: number): void;
 }
 
+/** Guest-physical memory a table walk reads: words, and optionally a whole 4 KiB page at once (`GuestCpu.readPhysicalPage`). */
+export interface TableMemory extends WordMemory {
+  readPage?(address: number, into: Uint32Array): void;
+}
+
 /**
  * Walks the tables under `root` through `memory` (the guest's view: `GuestCpu.readPhysical`) for
- * the 4 KiB page numbers [startVpn, endVpn), depth first in address order.
+ * the 4 KiB page numbers [startVpn, endVpn), depth first in address order. A visitor may write the
+ * entry it is given, nothing else of the table being walked (a table read as a page is read once).
  */
 export function walkTables(
-  memory: WordMemory,
+  memory: TableMemory,
   format: TableFormat,
   root: number,
   startVpn: number,
   endVpn: number,
   visitor: TableVisitor,
 ): void {
-  visit(memory, format, root, format.levels, 0, startVpn, endVpn, visitor);
+  visit(memory, format, root, format.levels, 0, startVpn, endVpn, visitor, 0);
 }
 
+/** Page buffers by recursion depth, for tables read as one page. */
+const pages: Uint32Array[] = [];
+/** Below this many entries a table's entries are read one by one rather than as a page. */
+const PAGE_READ_ENTRIES = 32;
+
 function visit(
-  memory: WordMemory,
+  memory: TableMemory,
   format: TableFormat,
   table: number,
   level: number,
@@ -100,22 +111,31 @@ function visit(
   startVpn: number,
   endVpn: number,
   visitor: TableVisitor,
+  depth: number,
 ): void {
   const span = spanAt(format, level);
   const bytes = format.wide ? 8 : 4;
   const first = Math.max(0, Math.floor((startVpn - base) / span));
   const last = Math.min(entriesAt(format, level) - 1, Math.floor((endVpn - 1 - base) / span));
+  let words: Uint32Array | null = null;
+  if (memory.readPage !== undefined && last - first + 1 >= PAGE_READ_ENTRIES) {
+    pages[depth] ??= new Uint32Array(1024);
+    words = pages[depth] as Uint32Array;
+    memory.readPage(table, words);
+  }
+  const firstWord = (table % 0x1000) >>> 2;
   for (let i = first; i <= last; i++) {
     const address = table + i * bytes;
-    const lo = memory.readWord(address);
+    const w = firstWord + i * (bytes >>> 2);
+    const lo = words === null ? memory.readWord(address) : (words[w] as number);
     if ((lo & (PteFlag.P | SoftBit.ProtNone)) === 0) continue;
-    const hi = format.wide ? memory.readWord(address + 4) : 0;
+    const hi = format.wide ? (words === null ? memory.readWord(address + 4) : (words[w + 1] as number)) : 0;
     const vpn = base + i * span;
     if (isLeaf(format, level, lo)) {
       visitor.leaf?.(address, lo, hi, vpn, level);
     } else if ((lo & PteFlag.P) !== 0) {
       const next = entryAddressField(format, lo, hi, false);
-      visit(memory, format, next, level - 1, vpn, startVpn, endVpn, visitor);
+      visit(memory, format, next, level - 1, vpn, startVpn, endVpn, visitor, depth + 1);
       visitor.table?.(address, lo, hi, next, level - 1, vpn);
     }
   }
