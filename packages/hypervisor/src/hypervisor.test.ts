@@ -159,6 +159,19 @@ describe('HostMachine, VMs and vCPUs', () => {
       c.worldSwitch / 2 +
       c.walkReference;
     expect(host.stats.cycles).toBe(expected);
+    // Each charge in its own part: two entries and one exit at half a round trip each, the NPF's
+    // handling, one page backed on the fault, two references.
+    expect(host.stats.cyclesBy()).toEqual({
+      tlbHits: [],
+      walkReferences: 2 * c.walkReference,
+      worldSwitches: (3 * c.worldSwitch) / 2,
+      exitHandling: { NPF: c.exitHandling },
+      pagePopulation: c.pagePopulate,
+      ipis: 0,
+      shadowFills: 0,
+      emulation: 0,
+    });
+    expect(host.stats.pagesPopulatedOnFault).toBe(1);
     expect(() => new HostMachine({ extension: new FakeExtension(), costs: { ipi: -1 } })).toThrow(
       /costs.ipi/,
     );
