@@ -137,9 +137,12 @@ describe('HostMachine, VMs and vCPUs', () => {
     v[2].run(host.cpus[2]);
     v[2].stop();
     ext.log.length = 0;
+    const before = host.stats.cyclesBy();
     vm.shootdown(0x7000, v[0]);
     expect(host.stats.ipis).toBe(1);
     expect(ext.log.filter((l) => l.startsWith('invalidate')).length).toBe(3);
+    // The one IPI is charged, and nothing else is: no exit, no world switch.
+    expect(host.stats.cyclesBy()).toEqual({ ...before, ipis: before.ipis + host.costs.ipi });
   });
 
   it('charges the cost model: world switches, exit handling, population, walk references', () => {
