@@ -5,6 +5,7 @@ import { tlbPresets } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
 import { compare } from './compare.js';
 import { checkConfig, type SimConfig } from './config.js';
+import { assemble } from './machine.js';
 import { defaultComparison, loadPreset } from './presets.js';
 import type { WorkloadSpec } from './run.js';
 
@@ -136,4 +137,34 @@ describe("a report's cycles equal the sum of counts times costs", () => {
     expect(report.runs[0].workloadAccesses).toBeGreaterThan(0);
     checkReport(report, configs, oddCosts);
   }, 60_000);
+});
+
+describe('a TLB level has one hit cost', () => {
+  it('or the configuration is refused, naming the level and the two costs', () => {
+    // A shared STLB behind one instruction level but two data levels: position 1 of the instruction
+    // path, 2 of the data path; with three costs given, those positions cost 9 and 20.
+    const shared = checkConfig(
+      {
+        ...loadPreset('native'),
+        tlb: {
+          name: 'odd',
+          levels: [
+            { name: 'L1 ITLB', caches: [{ name: 'L1 ITLB', entries: 8, ways: 2, pageSizes: ['4K'] }] },
+            { name: 'L1 DTLB', caches: [{ name: 'L1 DTLB', entries: 8, ways: 2, pageSizes: ['4K'] }] },
+            { name: 'L2 DTLB', caches: [{ name: 'L2 DTLB', entries: 16, ways: 4, pageSizes: ['4K'] }] },
+            { name: 'STLB', caches: [{ name: 'STLB', entries: 64, ways: 4, pageSizes: ['4K'] }] },
+          ],
+          instructionPath: ['L1 ITLB', 'STLB'],
+          dataPath: ['L1 DTLB', 'L2 DTLB', 'STLB'],
+        },
+      },
+      'odd.yaml',
+    );
+    expect(() => assemble(withCosts(shared, { tlbHit: [0, 9, 20] }))).toThrow(
+      /^odd: TLB level STLB is at position 1 of the instruction path and 2 of the data path, whose hit costs differ \(costs\.tlbHit: 9 and 20 cycles\)/,
+    );
+    // With two costs given, every level past the first costs the second: no conflict.
+    const machine = assemble(withCosts(shared, { tlbHit: [0, 9] }));
+    expect(machine.stats.costs.tlbHit).toEqual([0, 9]);
+  });
 });
