@@ -56,4 +56,42 @@ describe.concurrent('hvsim convert', () => {
     expect(existsSync(join(dir, 'out.hvt'))).toBe(false);
     expect(readdirSync(dir)).toEqual(['bad.lackey']);
   });
+
+  it('names the file and byte of a truncated or corrupt hvsim trace, for convert and run alike', async () => {
+    const dir = mkdtempSync(join(work, 'corrupt-'));
+    const good = join(dir, 'good.hvt');
+    expect((await hvsim(['convert', fixture, good])).code).toBe(0);
+    const bytes = readFileSync(good);
+    const cut = join(dir, 'cut.hvt');
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 5));
+    const converted = await hvsim(['convert', cut, join(dir, 'out.hvt')]);
+    expect(converted.code).toBe(1);
+    expect(converted.stderr).toMatch(
+      new RegExp(
+        `^hvsim: .*cut\\.hvt at byte ${bytes.length - 5}: truncated: the header says \\d+ bytes of blocks follow it`,
+      ),
+    );
+    expect(existsSync(join(dir, 'out.hvt'))).toBe(false);
+    // The checksum field (bytes 28-31 of the header) changed.
+    const wrong = join(dir, 'wrong.hvt');
+    const copy = Buffer.from(bytes);
+    copy[28] ^= 0xff;
+    writeFileSync(wrong, copy);
+    const run = await hvsim(['run', '--trace', wrong, '--config', 'native']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/wrong\.hvt at byte 28: checksum mismatch/);
+    expect(readdirSync(dir).sort()).toEqual(['cut.hvt', 'good.hvt', 'wrong.hvt']);
+  });
+
+  it('says in words why it cannot write: a missing folder, a folder as the output', async () => {
+    const dir = mkdtempSync(join(work, 'unwritable-'));
+    const missing = await hvsim(['convert', fixture, join(dir, 'nope', 'out.hvt')]);
+    expect(missing).toMatchObject({ code: 1, stdout: '' });
+    expect(missing.stderr).toBe(
+      `hvsim: ${join(dir, 'nope', 'out.hvt')}: cannot write: the folder ${join(dir, 'nope')} does not exist\n`,
+    );
+    const folder = await hvsim(['convert', fixture, dir]);
+    expect(folder).toMatchObject({ code: 1, stderr: `hvsim: ${dir}: cannot write: it is a directory\n` });
+    expect(readdirSync(dir)).toEqual([]);
+  });
 });

@@ -6,7 +6,7 @@ export function addConvertCommand(program: Command): void {
   program
     .command('convert')
     .description(
-      "convert a memory trace (lackey text, ChampSim binary or hvsim; raw, gzip or xz; - for standard input) to hvsim's compact format",
+      "convert a memory trace (lackey text, ChampSim binary or hvsim; raw, gzip or xz; - for standard input) to hvsim's compact format (version 2: brotli-compressed, with the record count and a CRC-32 in its header)",
     )
     .argument('<input>', 'the trace to read, or - for standard input')
     .argument('<output>', 'the hvsim-format file to write (written whole or not at all)')

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { describeFileError } from '@hvsim/errors';
 
 /** A failure whose message is for the user as it stands: printed without a stack trace. */
 export class CliError extends Error {}
@@ -19,21 +20,6 @@ export async function writeAtomically(path: string, text: string): Promise<void>
     await rename(temporary, path);
   } catch (error) {
     await rm(temporary, { force: true });
-    throw new CliError(`cannot write ${path}: ${describeFsError(error)}`);
-  }
-}
-
-export function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file or directory';
-    case 'EISDIR':
-      return 'is a directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    default:
-      return (error as Error).message;
+    throw new CliError(`cannot write ${path}: ${describeFileError(error)}`);
   }
 }

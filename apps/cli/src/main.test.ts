@@ -129,6 +129,79 @@ describe.concurrent('hvsim translate', () => {
     });
   });
 
+  it('runs a sequence with caches: one result per step, cached accesses marked', async () => {
+    const sequence = listBundledScenarios().find((e) => e.name === 'seq-amd-tlb-control-7')!;
+    const { code, stdout, stderr } = await hvsim(['translate', sequence.path]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const result = parseResult(stdout);
+    expect(compareResults(loadBundledExpectedResult('seq-amd-tlb-control-7')!, result)).toEqual([]);
+    // TLB_CONTROL 07h keeps the global page's translation (AMD APM vol. 2 §15.16.1): a TLB serves it.
+    expect(result.results[4]).toEqual({ outcome: 'done' });
+    expect(result.results[5]).toMatchObject({ outcome: 'ok', hostPhysical: 0x410000n, cached: true });
+    expect(result.results[6]).not.toHaveProperty('cached');
+  });
+
+  it('--explain shows, per step, what the caches hold and what an operation removed', async () => {
+    const { code, stdout } = await hvsim(['translate', '--example', 'seq-amd-tlb-control-7', '--explain']);
+    expect(code).toBe(0);
+    const steps = JSON.parse(stdout).results;
+    type Entry = { structure: string; covers: string; tag: string; perms: string };
+    const covers = (entries: Entry[], range: string) => entries.filter((e) => e.covers === range);
+    // After the two reads, the TLBs hold both pages; 0x10000 is global (APM vol. 2 §15.16: within ASID 1).
+    expect(covers(steps[1].caches, '0x10000-0x10fff').every((e: Entry) => e.perms.includes('G'))).toBe(true);
+    expect(covers(steps[1].caches, '0x11000-0x11fff').length).toBeGreaterThan(0);
+    // A store invalidates nothing.
+    expect(steps[2].removed).toEqual([]);
+    // VMRUN with TLB_CONTROL 07h removes ASID 1's non-global entries, the guest walk caches among them, and keeps the global one.
+    const removed: Entry[] = steps[4].removed;
+    expect(covers(removed, '0x11000-0x11fff').length).toBeGreaterThan(0);
+    expect(removed.some((e) => e.structure.startsWith('guest walk cache'))).toBe(true);
+    expect(covers(removed, '0x10000-0x10fff')).toEqual([]);
+    expect(covers(steps[4].caches, '0x10000-0x10fff').map((e: Entry) => e.tag)).toContain('ASID 1, any PCID');
+    // The global page is then served by the TLB: no walk.
+    expect(steps[5]).toMatchObject({ cached: true, walk: [] });
+  });
+
+  it('names the step and field of a malformed step, exit code 1', async () => {
+    const sequence = listBundledScenarios().find((e) => e.name === 'seq-amd-tlb-control-7')!;
+    const bad = JSON.parse(readFileSync(sequence.path, 'utf8'));
+    bad.steps[4].tlbControl = 2;
+    const file = join(work, 'bad-step.json');
+    writeFileSync(file, JSON.stringify(bad));
+    const { code, stdout, stderr } = await hvsim(['translate', file]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      `hvsim: ${file}: steps[4].tlbControl: must be 0, 1, 3 or 7 (the TLB_CONTROL encodings of AMD APM vol. 2 §15.16.1, Table 15-9), got 2\n`,
+    );
+  });
+
+  it('refuses a 64-bit address where the guest is outside IA-32e mode, naming the step', async () => {
+    const file = join(work, 'wide.json');
+    const scenario = {
+      format: 'hvsim.scenario/1',
+      vendor: 'intel',
+      caches: { tlb: 'default' },
+      guest: { cr0: '0x80000011', cr3: '0x1000', cr4: '0x20', efer: '0x500' },
+      nested: { enabled: false },
+      memory: [],
+      // CR0.PG cleared from 64-bit mode is #GP, so the guest stays in IA-32e mode: the wide address is fine.
+      steps: [
+        { step: 'mov-cr0', value: '0x11' },
+        { address: '0x100000000', access: 'read', cpl: 0 },
+      ],
+    };
+    writeFileSync(file, JSON.stringify(scenario));
+    const stays = await hvsim(['translate', file]);
+    expect(stays.code).toBe(0);
+    expect(JSON.parse(stays.stdout).results[0]).toEqual({ outcome: 'general-protection', errorCode: '0x0' });
+    writeFileSync(file, JSON.stringify({ ...scenario, guest: { ...scenario.guest, efer: '0x0' } }));
+    const wide = await hvsim(['translate', file]);
+    expect(wide.code).toBe(1);
+    expect(wide.stderr).toContain(`${file}: steps[1].address: 0x100000000 is wider than 32 bits`);
+  });
+
   it('exits with 2 on usage errors', async () => {
     expect((await hvsim(['translate'])).code).toBe(2);
     expect((await hvsim(['translate', 'a.json', '--example', 'long4'])).code).toBe(2);
@@ -199,6 +272,41 @@ describe.concurrent('hvsim explain', () => {
   });
 });
 
+describe.concurrent('hvsim explain of a sequence', () => {
+  it('writes the sequence view: every step, what it removed, what the caches hold', async () => {
+    const dir = mkdtempSync(join(work, 'explain-seq-'));
+    const out = join(dir, 'seq.html');
+    const { code, stderr } = await hvsim(['explain', '--example', 'seq-amd-tlb-control-7', '--html', out]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toContain('<title>caches: VMRUN with TLB_CONTROL 07h');
+    // The document inside: seven steps; the world switch (07h) removed the non-global page's entries.
+    const doc = JSON.parse(
+      html.slice(html.indexOf(', {"title"') + 2, html.lastIndexOf(', { pageKeys: true })')),
+    );
+    expect(doc.steps).toHaveLength(7);
+    expect(doc.steps[4].label).toBe('world switch: TLB_CONTROL 07h');
+    expect(doc.steps[4].removed.some((e: { covers: string }) => e.covers === '0x11000-0x11fff')).toBe(true);
+    expect(doc.steps[4].removed.some((e: { covers: string }) => e.covers === '0x10000-0x10fff')).toBe(false);
+    expect(doc.steps[5].cached).toBe(true);
+  });
+
+  it('refuses --access for a sequence (it has steps), exit code 2', async () => {
+    const { code, stderr } = await hvsim([
+      'explain',
+      '--example',
+      'seq-noncanonical',
+      '--html',
+      join(work, 's.html'),
+      '--access',
+      '1',
+    ]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('is a sequence of steps');
+  });
+});
+
 describe.concurrent('hvsim examples', () => {
   it('lists every bundled example, nested ones marked', async () => {
     const { code, stdout } = await hvsim(['examples']);
@@ -209,6 +317,18 @@ describe.concurrent('hvsim examples', () => {
     const unknown = await hvsim(['translate', '--example', 'nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^hvsim: no bundled example named "nope"; there are: accessed-dirty, /);
+  });
+});
+
+describe.concurrent('hvsim --version', () => {
+  it("prints the version of the hvsim package's package.json, and the help says where it comes from", async () => {
+    const { version } = JSON.parse(readFileSync(join(cliDir, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V'])
+      expect(await hvsim([flag])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    const help = await hvsim(['--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain("print the version, from this package's package.json");
+    if (version === '0.0.0')
+      expect(help.stdout.replace(/\s+/g, ' ')).toContain('not released yet; changesets sets it at release');
   });
 });
 

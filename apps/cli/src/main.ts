@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { describeFileError } from '@hvsim/errors';
 import { parseScenario, runScenario, type Scenario, serializeResult } from '@hvsim/scenario';
 import { listBundledScenarios, loadBundledScenario } from '@hvsim/scenario/node';
-import { renderWalkHtml } from '@hvsim/walk-view';
+import { renderSequenceHtml, renderWalkHtml } from '@hvsim/walk-view';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { addConvertCommand } from './convert-command.js';
-import { CliError, describeFsError, UsageError, writeAtomically } from './io.js';
+import { CliError, UsageError, writeAtomically } from './io.js';
 import { once } from './options.js';
 import { addSimCommands } from './sim-commands.js';
 
@@ -44,10 +45,22 @@ function packageVersion(): string {
   return (JSON.parse(text) as { version: string }).version;
 }
 
+/** The version in package.json before changesets first sets one. */
+const UNRELEASED = '0.0.0';
+
 function buildProgram(): Command {
+  const version = packageVersion();
   const program = new Command('hvsim')
-    .description('Simulate x86 hardware-assisted memory virtualization: run address-translation scenarios.')
-    .version(packageVersion())
+    .description(
+      'Simulate x86 hardware-assisted memory virtualization: address-translation scenarios step by step, and workloads or memory traces on native, shadow and nested paging.',
+    )
+    .version(
+      version,
+      '-V, --version',
+      version === UNRELEASED
+        ? `print the version, from this package's package.json (${UNRELEASED}: not released yet; changesets sets it at release)`
+        : "print the version, from this package's package.json",
+    )
     .exitOverride()
     // One prefix for every error, usage or input: `hvsim: ...` (commander's own say `error: ...`).
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'hvsim: ')) })
@@ -58,7 +71,10 @@ function buildProgram(): Command {
     .description('run an hvsim.scenario/1 document and print its hvsim.result/1 result')
     .argument('[file]', 'the scenario file, or - for standard input')
     .option('--example <name>', 'run a bundled example instead (see "hvsim examples")', once('--example'))
-    .option('--explain', "add each access's page-walk memory references to the result")
+    .option(
+      '--explain',
+      "add each access's page-walk memory references to the result; with caches, also what the TLBs and walk caches hold after each step and what it removed",
+    )
     .option(
       '--strict',
       'reject a scenario with fields the format does not define (default: warn and ignore them)',
@@ -84,7 +100,7 @@ function buildProgram(): Command {
   program
     .command('explain')
     .description(
-      "write the step-by-step view of a scenario's page walks as one self-contained HTML page (no external requests)",
+      "write the step-by-step view of a scenario's page walks (or of a sequence's steps and what the caches hold) as one self-contained HTML page (no external requests)",
     )
     .argument('[file]', 'the scenario file, or - for standard input')
     .option('--example <name>', 'explain a bundled example instead (see "hvsim examples")', once('--example'))
@@ -101,6 +117,25 @@ function buildProgram(): Command {
         });
       }
       const { scenario, source } = await loadScenario(file, options.example);
+      if (scenario.steps !== undefined) {
+        // A sequence has steps, not accesses: its page steps through them with what the caches hold.
+        if (options.access !== undefined) {
+          command.error(
+            `error: --access ${options.access}: ${source} is a sequence of steps, which has no access to start at`,
+            {
+              code: 'hvsim.usage',
+            },
+          );
+        }
+        let html: string;
+        try {
+          html = renderSequenceHtml(scenario);
+        } catch (error) {
+          throw new CliError(`${source}: ${(error as Error).message}`);
+        }
+        await writeAtomically(options.html, html);
+        return;
+      }
       const access = options.access ?? 0;
       if (access >= scenario.accesses.length) {
         command.error(
@@ -159,7 +194,7 @@ async function loadScenario(
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new CliError(`cannot read ${path}: ${describeFsError(error)}`);
+    throw new CliError(`cannot read ${path}: ${describeFileError(error)}`);
   }
   return { scenario: parseScenario(text, path, options), source: path };
 }

@@ -81,6 +81,45 @@ describe.concurrent('hvsim run, compare, sweep', () => {
     expect(html).toContain('"configs":["native","npt-4k-untagged"]');
   });
 
+  it('writes the same CSV columns for run, compare and sweep, whatever the configurations', async () => {
+    const [native, ept, shadow, compared, swept] = await Promise.all([
+      hvsim(['run', '--config', 'native', ...small, '--csv']),
+      hvsim(['run', '--config', 'ept-4k', ...small, '--csv']),
+      hvsim(['run', '--config', 'shadow', ...small, '--csv']),
+      hvsim(['compare', '--config', 'native', '--config', 'npt-4k', ...small, '--csv']),
+      hvsim(['sweep', '--config', 'npt-4k', '--set', 'tlb=skylake,zen', ...small, '--csv']),
+    ]);
+    const tables = [native, ept, shadow, compared, swept].map((r) => {
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      return r.stdout
+        .split('\r\n')
+        .slice(0, -1)
+        .map((row) => row.split(','));
+    });
+    const header = tables[0][0];
+    for (const table of tables) {
+      expect(table[0]).toEqual(header);
+      for (const row of table.slice(1)) expect(row).toHaveLength(header.length);
+    }
+    // Identifiers; the presets' levels and the exit kinds of both vendors and of shadow paging.
+    for (const name of header) expect(name).toMatch(/^[a-z][a-z0-9_]*$/);
+    for (const name of [
+      'tlb_hits_stlb',
+      'tlb_hits_l2_dtlb',
+      'exits_npf',
+      'exits_ept_violation',
+      'exits_hidden_page_fault',
+    ])
+      expect(header).toContain(name);
+    // A native run has no exits of any kind to count: empty. Skylake has no L2 DTLB: empty.
+    const cell = (table: string[][], row: number, name: string): string => table[row][header.indexOf(name)];
+    expect(cell(tables[0], 1, 'exits_npf')).toBe('');
+    expect(cell(tables[0], 1, 'tlb_hits_l2_dtlb')).toBe('');
+    expect(cell(tables[1], 1, 'exits_npf')).toBe('0');
+    expect(Number(cell(tables[1], 1, 'exits_ept_violation'))).toBeGreaterThan(0);
+    expect(cell(tables[4], 2, 'tlb_hits_stlb')).toBe(''); // the zen point
+  });
+
   it('reads a configuration file, and names its line and JSON path when it is wrong', async () => {
     const good = join(work, 'mine.yaml');
     writeFileSync(good, 'mmu: nested\nvendor: intel\nbacking: 2M\ntlb: zen\n');
@@ -96,6 +135,22 @@ describe.concurrent('hvsim run, compare, sweep', () => {
     expect(failed.stderr).toBe(
       `hvsim: ${bad}: line 3, column 10: backing: expected a nested page size: "4K", "2M" or "1G", got "3M"\n`,
     );
+  });
+
+  it('names today’s TLB presets in a configuration file and in a sweep axis', async () => {
+    const file = join(work, 'golden.yaml');
+    writeFileSync(file, 'mmu: nested\nvendor: intel\ntlb: golden-cove\n');
+    const [run, sweep] = await Promise.all([
+      hvsim(['run', '--config', file, ...small, '--json']),
+      hvsim(['sweep', '--config', 'npt-4k', '--set', 'tlb=zen4,zen5', ...small, '--workers', '1', '--json']),
+    ]);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(parseReport(run.stdout).runs[0]).toMatchObject({ config: 'golden', tlb: 'Golden Cove-class' });
+    expect({ code: sweep.code, stderr: sweep.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(parseReport(sweep.stdout).runs.map((r) => [r.config, r.tlb])).toEqual([
+      ['npt-4k tlb=zen4', 'Zen 4-class'],
+      ['npt-4k tlb=zen5', 'Zen 5-class'],
+    ]);
   });
 
   it('exits 1 naming what is unknown, 2 on usage errors, and leaves no file behind', async () => {
@@ -114,7 +169,15 @@ describe.concurrent('hvsim run, compare, sweep', () => {
     expect(workload.code).toBe(1);
     expect(workload.stderr).toMatch(/^hvsim: no workload named "nope"; there are: sequential, /);
     expect(trace.code).toBe(1);
-    expect(trace.stderr).toContain('missing.lackey');
+    // In words, without Node's code and syscall.
+    expect(trace.stderr).toBe(
+      `hvsim: ${join(work, 'missing.lackey')}: cannot read: no such file or directory\n`,
+    );
+    const folder = await hvsim(['run', '--config', work, ...small]);
+    expect({ code: folder.code, stderr: folder.stderr }).toEqual({
+      code: 1,
+      stderr: `hvsim: cannot read ${work}: is a directory\n`,
+    });
     expect([both.code, format.code, accesses.code]).toEqual([2, 2, 2]);
     expect(both.stderr).toMatch(/^hvsim: give --workload NAME or --trace FILE, not both\n/);
     expect(none.code).toBe(1);

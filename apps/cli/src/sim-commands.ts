@@ -15,16 +15,17 @@ import {
   listWorkloads,
   loadConfig,
   parseSweepAxis,
+  REPORT_CSV_COLUMNS,
   type SimConfig,
   type SweepAxis,
   sweepGrid,
   type WorkloadSpec,
 } from '@hvsim/sim';
 import type { TraceFormat } from '@hvsim/traces';
-import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError, UsageError, writeAtomically } from './io.js';
 import { once } from './options.js';
+import { progressBar } from './progress.js';
 
 /*
  * The simulation commands: run, compare, sweep, demo, presets, workloads. They read a configuration
@@ -185,32 +186,6 @@ async function loadConfigs(names: readonly string[]): Promise<SimConfig[]> {
 }
 
 /**
- * A progress bar on standard error while runs go on, when standard error is a terminal and this is
- * not CI; otherwise nothing (pipes and logs stay clean).
- */
-function progressBar(
-  total: number | null,
-  unit: 'accesses' | 'trace',
-): { update: (done: number) => void; stop: () => void } | null {
-  if (!process.stderr.isTTY || process.env.CI) return null;
-  const format =
-    total === null
-      ? 'running {bar} {value} bytes of the trace read'
-      : unit === 'trace'
-        ? 'running {bar} {percentage}% of the trace | {eta_formatted} left'
-        : 'running {bar} {percentage}% | {value}/{total} accesses | {eta_formatted} left';
-  const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format, hideCursor: true, clearOnComplete: true, fps: 10, noTTYOutput: false },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total ?? 0, 0);
-  return {
-    update: (done) => bar.update(total === null ? done : Math.min(done, total)),
-    stop: () => bar.stop(),
-  };
-}
-
-/**
  * What a run's progress counts to: a workload's accesses; for a trace, its file's bytes once per VM
  * (sim reports the bytes each VM's reader has read), unknown for standard input.
  */
@@ -254,7 +229,7 @@ async function emit(report: ReportDocument, options: OutputOptions, explain: boo
   const text = options.json
     ? renderJson(report)
     : options.csv
-      ? renderCsv(report)
+      ? renderCsv(report, REPORT_CSV_COLUMNS)
       : renderTable(report, { color: colour }) + (explain ? `\n${highlights(report).join('\n')}\n` : '');
   if (options.html !== undefined) await writeAtomically(options.html, renderHtml(report));
   if (options.output === undefined) process.stdout.write(text);

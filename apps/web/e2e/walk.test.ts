@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseResult, parseScenario } from '@hvsim/scenario';
 import { loadBundledScenario } from '@hvsim/scenario/node';
-import { explainScenario, renderWalkHtml } from '@hvsim/walk-view';
+import { explainScenario, renderSequenceHtml, renderWalkHtml } from '@hvsim/walk-view';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -34,7 +34,8 @@ describe.skipIf(!browserAvailable())('the walk view in Chromium', () => {
     mkdirSync(artifactDir, { recursive: true });
     site = await buildSite();
     const explained = renderWalkHtml(loadBundledScenario('amd-npt-4x4'), { source: 'amd-npt-4x4' });
-    server = await serve(site, { '/explain.html': explained });
+    const sequence = renderSequenceHtml(loadBundledScenario('seq-amd-tlb-control-7'));
+    server = await serve(site, { '/explain.html': explained, '/sequence.html': sequence });
     browser = await launchChromium();
   });
 
@@ -275,6 +276,68 @@ describe.skipIf(!browserAvailable())('the walk view in Chromium', () => {
       strict: true,
     });
     expect(explainScenario(saved).variants[0].accesses[0].walks[0].made).toBe(19);
+    await page.close();
+  });
+  it('steps through a sequence with the TLB contents: TLB_CONTROL 07h keeps the global page (AMD APM vol. 2 §15.16.1)', async () => {
+    const sequence = loadBundledScenario('seq-amd-tlb-control-7');
+    const page = await open('/#scenario=seq-amd-tlb-control-7');
+    const steps = page.locator('.hv-seq-step');
+    expect(await steps.count()).toBe(sequence.steps?.length);
+    expect(await page.locator('.hv-position').textContent()).toBe('Step 1 of 7');
+    const rows = (table: string) =>
+      page
+        .locator(`.hv-seq-now table.${table} tbody tr`)
+        .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    // Steps 1 and 2 read both pages: the TLBs hold them, the global one (0x10000) global within ASID 1.
+    await page.keyboard.press('ArrowRight');
+    const held = await rows('hv-seq-caches');
+    expect(
+      held.some((r) => r[1] === '0x10000-0x10fff' && r[4] === 'ASID 1, any PCID' && r[5]?.includes('G')),
+    ).toBe(true);
+    expect(held.some((r) => r[1] === '0x11000-0x11fff' && r[4] === 'ASID 1, PCID 0')).toBe(true);
+    // Step 5, the world switch with TLB_CONTROL 07h: the non-global page goes, the global one stays.
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+    expect(await page.locator('.hv-seq-now h3').first().textContent()).toBe(
+      'Step 5: world switch: TLB_CONTROL 07h',
+    );
+    const removed = await rows('hv-seq-removed');
+    expect(removed.some((r) => r[1] === '0x11000-0x11fff')).toBe(true);
+    expect(removed.some((r) => r[1] === '0x10000-0x10fff')).toBe(false);
+    expect((await rows('hv-seq-caches')).some((r) => r[1] === '0x10000-0x10fff')).toBe(true);
+    // Step 6 reads the global page from the TLB; the hash follows the view.
+    await page.keyboard.press('ArrowRight');
+    expect(await page.locator('.hv-seq-cached').count()).toBe(1);
+    expect(await page.locator('.hv-seq-outcome').textContent()).toContain('host-physical 0x410000');
+    expect(await page.evaluate(() => location.hash)).toBe('#scenario=seq-amd-tlb-control-7&step=5');
+    await page.screenshot({ path: join(artifactDir, 'sequence-tlb-control-7.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('the sequence page hvsim explain writes is the same view, and steps the same way', async () => {
+    const page = await open('/sequence.html');
+    expect(await page.locator('.hv-seq-step').count()).toBe(7);
+    await page.keyboard.press('End');
+    expect(await page.locator('.hv-position').textContent()).toBe('Step 7 of 7');
+    // The last step reads the non-global page, which TLB_CONTROL 07h removed: a walk, the new PTE.
+    expect(await page.locator('.hv-seq-outcome').textContent()).toBe(
+      'ok: guest-physical 0x13000, host-physical 0x413000',
+    );
+    await page.close();
+  });
+
+  it('opens a sequence at the step the hash names, and from a file', async () => {
+    const page = await open('/#scenario=seq-intel-invept-single&step=4');
+    expect(await page.locator('.hv-seq-now h3').first().textContent()).toBe(
+      'Step 5: INVEPT type 1, EPTP 0x100000',
+    );
+    // An invalid INVEPT descriptor: VMfail with VM-instruction error 28 (SDM vol. 3C, INVEPT).
+    expect(await page.locator('.hv-seq-outcome').textContent()).toBe('VMfail, VM-instruction error 28');
+    await page
+      .locator('#file-input')
+      .setInputFiles(join(appDir, '../../packages/scenario/scenarios/seq-noncanonical.json'));
+    await expect.poll(() => page.locator('.hv-seq-step').count()).toBe(3);
+    await page.locator('.hv-seq-step').nth(1).click();
+    expect(await page.locator('.hv-seq-outcome').textContent()).toBe('#GP(0x0)');
     await page.close();
   });
 });

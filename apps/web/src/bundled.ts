@@ -12,7 +12,7 @@ export interface Bundled {
   readonly scenario: Scenario;
 }
 
-/** The bundled scenarios, sorted by name. */
+/** The bundled scenarios, sorted by name (sequences with `steps` among them). */
 export const bundledScenarios: readonly Bundled[] = Object.entries(files)
   .map(([path, module]) => {
     const name = path.slice(path.lastIndexOf('/') + 1, -'.json'.length);

@@ -3,8 +3,10 @@ import {
   type AccessSpec,
   buildScenarioVariants,
   explainScenario,
+  explainSequence,
   type GuestModeName,
   type MappingSpec,
+  mountSequenceView,
   mountWalkView,
   WALK_VIEW_CSS,
   type WalkViewDocument,
@@ -19,7 +21,9 @@ import { bundledScenarios } from './bundled.ts';
  * @hvsim/walk-view for the explained walks, and mounts the same view `hvsim explain --html` writes.
  * Location hash: `#scenario=NAME&access=N&caches=M&step=K` opens a bundled scenario at an access,
  * with walk caches M (`cacheMask` bits) and reference K; the hash follows every move in the view, so
- * the address bar can be shared or bookmarked. The keys step the view wherever the focus is.
+ * the address bar can be shared or bookmarked. The keys step the view wherever the focus is. A
+ * sequence (a scenario with `steps`) opens the sequence view instead, `#scenario=NAME&step=K` at its
+ * step K, with what the TLBs and walk caches hold after each step.
  */
 
 const style = document.createElement('style');
@@ -34,7 +38,7 @@ const fileInput = document.querySelector<HTMLInputElement>('#file-input')!;
 const buildForm = document.querySelector<HTMLFormElement>('#build')!;
 const exportLink = document.querySelector<HTMLAnchorElement>('#export')!;
 
-let view: WalkViewHandle | null = null;
+let view: WalkViewHandle | { destroy(): void } | null = null;
 
 /** Shows a document; a bundled scenario's position goes into the location hash as it changes. */
 function show(
@@ -66,6 +70,27 @@ function show(
   }
 }
 
+/** Shows a sequence step by step; a bundled one's step goes into the location hash. */
+function showSequence(scenario: Scenario, bundled: string | null, step = 0): void {
+  try {
+    const doc = explainSequence(scenario);
+    message.textContent = '';
+    view?.destroy();
+    exportLink.hidden = true;
+    view = mountSequenceView(walkRoot, doc, {
+      pageKeys: true,
+      start: step,
+      onChange: (k) => {
+        const hash = bundled === null ? '' : `#scenario=${encodeURIComponent(bundled)}&step=${k}`;
+        if (location.hash !== hash) history.replaceState(null, '', hash === '' ? location.pathname : hash);
+      },
+    });
+  } catch (error) {
+    message.textContent =
+      error instanceof DocumentError ? error.message : `Cannot show this: ${(error as Error).message}`;
+  }
+}
+
 function showScenario(
   scenario: Scenario,
   source: string,
@@ -84,7 +109,11 @@ function showScenario(
 for (const { name, scenario } of bundledScenarios) {
   const option = document.createElement('option');
   option.value = name;
-  option.textContent = `${name}${scenario.nested.enabled ? ` (nested, ${scenario.vendor.toUpperCase()})` : ''}`;
+  const kind = [
+    scenario.nested.enabled ? `nested, ${scenario.vendor.toUpperCase()}` : null,
+    scenario.steps === undefined ? null : 'sequence',
+  ].filter((k) => k !== null);
+  option.textContent = `${name}${kind.length === 0 ? '' : ` (${kind.join(', ')})`}`;
   bundledSelect.append(option);
 }
 function showBundled(name: string, start: Partial<WalkViewPosition> = {}): void {
@@ -94,6 +123,10 @@ function showBundled(name: string, start: Partial<WalkViewPosition> = {}): void 
     return;
   }
   bundledSelect.value = name;
+  if (found.scenario.steps !== undefined) {
+    showSequence(found.scenario, name, start.step ?? 0);
+    return;
+  }
   const access = start.access ?? 0;
   // An access the scenario does not have opens its first one.
   showScenario(
@@ -114,7 +147,15 @@ fileInput.addEventListener('change', async () => {
   const file = fileInput.files?.[0];
   if (file === undefined) return;
   const text = await file.text();
-  show(() => explainScenario(parseScenario(text, file.name), { source: file.name }));
+  let scenario: Scenario;
+  try {
+    scenario = parseScenario(text, file.name);
+  } catch (error) {
+    message.textContent = error instanceof DocumentError ? error.message : (error as Error).message;
+    return;
+  }
+  if (scenario.steps !== undefined) showSequence(scenario, null);
+  else show(() => explainScenario(scenario, { source: file.name }));
 });
 
 // The form.

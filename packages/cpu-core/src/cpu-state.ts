@@ -54,7 +54,11 @@ export class CpuState {
   /** Selector and base of each segment register (real and virtual-8086 mode: base = selector × 16). */
   readonly selector = new Uint16Array(6);
   readonly segmentBase = new Float64Array(6);
-  /** The A20 gate: when false, linear address bit 20 is forced to 0 (the 8086 wrap-around). */
+  /**
+   * The A20 gate: when false, physical address bit 20 of every memory access is forced to 0 after
+   * translation (`a20Masked`; the 8086 wrap-around). The linear address is not changed: with paging
+   * (virtual-8086 mode under EMM386) the page tables decide where linear 0x100000 goes.
+   */
   a20Enabled = true;
 
   // Derived, for the walker's hot path.
@@ -151,13 +155,11 @@ export class CpuState {
 
   /**
    * The linear address of `offset` in `segment`: base + offset, truncated to 32 bits outside long
-   * mode, with bit 20 forced to 0 when the A20 gate is off (the 1 MiB wrap of the 8086: real-mode
-   * FFFF:0010 reaches 0 with A20 off and 0x100000 with it on).
+   * mode. Real-mode FFFF:0010 is linear 0x100000 whatever the A20 gate: the gate masks the physical
+   * address (`a20Enabled`), so with paging off it reaches 0 with A20 off.
    */
   linearAddress(segment: Segment, offset: number): number {
-    let linear = this.segmentBase[segment] + offset;
-    if (!this.lma) linear %= TWO_32;
-    if (!this.a20Enabled && Math.floor(linear / 0x100000) % 2 === 1) linear -= 0x100000;
-    return linear;
+    const linear = this.segmentBase[segment] + offset;
+    return this.lma ? linear : linear % TWO_32;
   }
 }

@@ -12,6 +12,14 @@ export {
   Privilege,
   privilegeOfCpl,
 } from './access.js';
+/** What MOV to CR0, CR3 and CR4 refuse with #GP(0), and when they reload the PAE PDPTEs (SDM vol. 2B "MOV—Move to/from Control Registers", vol. 3A §4.4.1). */
+export {
+  isCanonicalAddress,
+  movToCr0Fault,
+  movToCr3Fault,
+  movToCr4Fault,
+  reloadsPdptes,
+} from './control-register-writes.js';
 /** Architectural state: control registers, PDPTE registers, real-mode segments and the A20 gate. */
 export { type ControlRegisters, CpuState, Segment } from './cpu-state.js';
 /** Linear addresses as 32-bit halves, converted at the edges. */
@@ -64,6 +72,6 @@ export {
 /** Control-register, EFER and RFLAGS bits (SDM vol. 3A §2.5). */
 export { Cr0, Cr4, Efer, Rflags } from './registers.js';
 /** The seam through which walkers read their tables. */
-export { identityPort, type TablePort } from './table-port.js';
+export { a20Masked, a20Port, identityPort, type TablePort } from './table-port.js';
 /** Walk outcomes and the record of a walk's memory references. */
 export { Perm, RefFlag, Stage, WalkResult, WalkStatus, WalkTrace } from './walk-result.js';

@@ -4,7 +4,7 @@ import { CpuState } from './cpu-state.js';
 import { loadPdptes, PageWalker } from './page-walker.js';
 import { PhysicalMemory } from './physical-memory.js';
 import { Cr0, Cr4, Efer } from './registers.js';
-import type { TablePort } from './table-port.js';
+import { a20Masked, a20Port, type TablePort } from './table-port.js';
 import { Perm, WalkResult, WalkStatus, WalkTrace } from './walk-result.js';
 
 /*
@@ -420,14 +420,24 @@ describe('legacy modes', () => {
     expect(m.out.errorCode).toBe(PfError.P | PfError.W | PfError.U);
   });
 
-  it('the A20 gate wraps FFFF:0010 to 0 when off and reaches 0x100000 when on', () => {
+  it('the A20 gate leaves the linear address alone: FFFF:0010 is linear 0x100000 either way', () => {
     const state = new CpuState();
     state.setControlRegisters({ cr0: 0, cr3: 0, cr4: 0, efer: 0 });
     state.loadSegmentReal(3, 0xffff);
     expect(state.linearAddress(3, 0x10)).toBe(0x10_0000);
     state.a20Enabled = false;
-    expect(state.linearAddress(3, 0x10)).toBe(0);
-    expect(state.linearAddress(3, 0x0f)).toBe(0xf_ffff);
+    expect(state.linearAddress(3, 0x10)).toBe(0x10_0000);
+    expect(state.linearAddress(3, 0xffff)).toBe(0x10_ffef);
+  });
+
+  it('A20 off clears physical bit 20 (SDM vol. 3A §20.1.1), above 4 GiB too', () => {
+    expect(a20Masked(0x10_0000)).toBe(0);
+    expect(a20Masked(0x10_ffef)).toBe(0xffef);
+    expect(a20Masked(0xf_ffff)).toBe(0xf_ffff);
+    expect(a20Masked(0x30_1234)).toBe(0x20_1234);
+    expect(a20Masked(0x1_0010_0008)).toBe(0x1_0000_0008);
+    expect(a20Port.locate(0x10_2000, 1)).toBe(0x2000);
+    expect(a20Port.locateForUpdate(0x10_2000, 1)).toBe(0x2000);
   });
 });
 

@@ -8,6 +8,8 @@ export const Cr0 = {
   PE: 1 << 0,
   /** Write protect: supervisor writes honour R/W (SDM §4.6, APM §5.6.4). */
   WP: 1 << 16,
+  /** Not write-through (bit 29). */
+  NW: 1 << 29,
   /** Cache disable. */
   CD: 1 << 30,
   /** Paging (bit 31; written as a positive number). */

@@ -23,3 +23,19 @@ export const identityPort: TablePort = {
   locate: (address) => address,
   locateForUpdate: (address) => address,
 };
+
+/**
+ * Physical address `address` as the bus sees it with the A20 gate off: bit 20 forced to 0. The A20M#
+ * signal masks physical address bit 20 of every memory access, page-table reads included, after
+ * translation (the 8086's 1 MiB wrap; SDM vol. 3A §20.1.1, the 486's A20M# "masks physical address
+ * bit 20 before performing a lookup to the internal cache or driving a memory transaction").
+ */
+export function a20Masked(address: number): number {
+  return Math.floor(address / 0x20_0000) * 0x20_0000 + (address % 0x10_0000);
+}
+
+/** The port of a CPU that reads its tables in physical memory with the A20 gate off: each entry where `a20Masked` puts it. */
+export const a20Port: TablePort = {
+  locate: (address) => a20Masked(address),
+  locateForUpdate: (address) => a20Masked(address),
+};

@@ -86,6 +86,24 @@ function readmeExample(): void {
   // README example end
 }
 
+describe('describeFileError', () => {
+  it("says what Node's file errors mean, without their code and syscall", async () => {
+    const { readFile } = await import('node:fs/promises');
+    const missing = await readFile('/no/such/hvsim/file').catch((error) => error);
+    const directory = await readFile('/').catch((error) => error);
+    expect(api.describeFileError(missing)).toBe('no such file or directory');
+    expect(api.describeFileError(directory)).toBe('is a directory');
+    expect(api.describeFileError(Object.assign(new Error('x'), { code: 'EACCES' }))).toBe(
+      'permission denied',
+    );
+    // A code it does not know: the error's own message.
+    expect(api.describeFileError(Object.assign(new Error('odd failure'), { code: 'EODD' }))).toBe(
+      'odd failure',
+    );
+    expect(api.describeFileError('text')).toBe('text');
+  });
+});
+
 describe('README', () => {
   it('opens with an example that runs and prints what it says', () => {
     const lines: string[] = [];

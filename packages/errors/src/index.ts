@@ -7,6 +7,8 @@
 
 /** Documents: each issue's JSON path (or line and column) and what is wrong. */
 export { DocumentError, type DocumentIssue, describeValue, formatPath } from './document-error.js';
+/** A failed file operation in words (`no such file or directory`), for messages that name the file. */
+export { describeFileError } from './file-error.js';
 /** The base of every error about unreadable input. */
 export { InputError } from './input-error.js';
 /** Traces: the file, the line or byte offset and record, and what is wrong. */

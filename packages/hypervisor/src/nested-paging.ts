@@ -7,7 +7,6 @@ import {
 } from '@hvsim/cpu-core';
 import { NestedMmu, type NestedStage, TranslateStatus, Translation } from '@hvsim/mmu-nested';
 import type { GuestAccess } from '@hvsim/platform';
-import { tagTableOf } from '@hvsim/tlb-tagged';
 import { ExitAction } from './exits.js';
 import { type BackingPageSize, EntryFlush, type NestedTables } from './extension.js';
 import { MmusByCpu } from './mmus-by-cpu.js';
@@ -179,11 +178,7 @@ class NestedVcpuPaging implements VcpuPaging {
     if (cpu === null) return TranslateStatus.Ok;
     const state = this.vcpu.state;
     const caches = this.mmus.of(cpu).caches;
-    if (caches !== null && !(noFlush && state.pcide)) {
-      const asid = this.currentAsid(cpu);
-      caches.tlb?.flushPcid(asid, state.pcid, false);
-      caches.walkCache?.flushPcid(asid, state.pcid, false);
-    }
+    if (caches !== null && !(noFlush && state.pcide)) caches.invalidatePcid(state.pcid);
     this.syncContext(cpu, this.port.currentId());
     return TranslateStatus.Ok;
   }
@@ -204,11 +199,7 @@ class NestedVcpuPaging implements VcpuPaging {
     const cpu = vcpu.cpu;
     if (cpu === null) return TranslateStatus.Ok;
     const caches = this.mmus.of(cpu).caches;
-    if (caches !== null) {
-      const asid = this.currentAsid(cpu);
-      caches.tlb?.flushAddressSpace(asid);
-      caches.walkCache?.flushAddressSpace(asid);
-    }
+    caches?.invalidateAddressSpace(true);
     this.syncContext(cpu, this.port.currentId());
     return TranslateStatus.Ok;
   }
@@ -221,13 +212,7 @@ class NestedVcpuPaging implements VcpuPaging {
   invlpg(linear: number, linearHi: number | undefined): void {
     const cpu = this.vcpu.cpu;
     if (cpu === null) return;
-    const caches = this.mmus.of(cpu).caches;
-    if (caches === null) return;
-    const state = this.vcpu.state;
-    const asid = this.currentAsid(cpu);
-    const vpn = linearPageNumberOf(linear, linearHi, state);
-    caches.tlb?.flushAddressInPcid(asid, state.pcid, vpn, true);
-    caches.walkCache?.flushAddressInPcid(asid, state.pcid, vpn, true);
+    this.mmus.of(cpu).caches?.invalidatePage(linearPageNumberOf(linear, linearHi, this.vcpu.state));
   }
 
   /** INVLPGA / INVVPID individual-address on every CPU where this vCPU's id is current. */
@@ -267,13 +252,6 @@ class NestedVcpuPaging implements VcpuPaging {
       this.port.resume();
     }
     return TranslateStatus.GeneralProtection;
-  }
-
-  /** The ASID/VPID the current translations are tagged with on `cpu` (0 for Intel without VPIDs). */
-  private currentAsid(cpu: PhysicalCpu): number {
-    const caches = this.mmus.of(cpu).caches;
-    const tags = caches === null ? null : tagTableOf(caches);
-    return caches === null || tags === null ? this.port.currentId() : tags.asidOf(caches.context);
   }
 
   private syncContext(cpu: PhysicalCpu, id: number): void {

@@ -1,8 +1,10 @@
 import {
   type AccessKind,
+  a20Masked,
   type ControlRegisters,
   CpuState,
   explicitPrivilegeOf,
+  PagingMode,
   type Privilege,
   TWO_32,
   TWO_MINUS_32,
@@ -404,7 +406,7 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     const stats = this.vm.host.stats;
     const upper = Math.floor(linear * TWO_MINUS_32);
     const hi = linearHi ?? upper;
-    const lo = linear - upper * TWO_32;
+    const lo = this.state.a20Enabled ? linear - upper * TWO_32 : this.a20Linear(linear - upper * TWO_32);
     const who = privilege ?? explicitPrivilegeOf(this.state);
     out.exit = null;
     out.resolvedExits = 0;
@@ -419,6 +421,18 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     stats.countTlbHit(t.tlbLevel);
     out.status = TranslateStatus.Ok;
     return TranslateStatus.Ok;
+  }
+
+  /**
+   * The hypervisor's emulation of the guest's A20 gate, which the hardware does not give a guest (no
+   * A20 masking of guest-physical addresses under nested paging, AMD APM vol. 2 §15.25.11; A20M is
+   * blocked in VMX operation, Intel SDM vol. 3C §23.8): with the guest's paging off its guest-physical
+   * address is its linear one, and with the gate off the hypervisor maps it with bit 20 clear, the
+   * 8086 wrap (the HMA aliased onto the first 64 KiB, as the bare-metal mask does; SDM vol. 3A
+   * §20.1.1). With the guest's paging on it emulates nothing: the guest's page tables decide.
+   */
+  private a20Linear(lo: number): number {
+    return this.state.mode === PagingMode.None ? a20Masked(lo) : lo;
   }
 
   /** The error of an access while the vCPU is not in guest mode (built out of line: the hot path stays small). */

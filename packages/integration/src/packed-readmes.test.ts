@@ -30,14 +30,21 @@ const published = readdirSync(join(root, 'packages')).filter((dir) => {
   return manifest.private !== true;
 });
 
-/** Runs pnpm as the test suite's own (`npm_execpath` under `pnpm test`), else the one on PATH. */
+/** pnpm as the test suite's own (`npm_execpath` under `pnpm test`), else the one on PATH. */
+const execPath = process.env.npm_execpath;
+const [pnpmCommand, pnpmPrefix] =
+  execPath !== undefined && /pnpm/.test(execPath) && /\.c?js$/.test(execPath)
+    ? [process.execPath, [execPath]]
+    : ['pnpm', []];
+
 function pnpm(args: string[], cwd: string): string {
-  const execPath = process.env.npm_execpath;
-  const [command, prefix] =
-    execPath !== undefined && /pnpm/.test(execPath) && /\.c?js$/.test(execPath)
-      ? [process.execPath, [execPath]]
-      : ['pnpm', []];
-  return execFileSync(command, [...prefix, ...args], { cwd, encoding: 'utf8', stdio: 'pipe' });
+  return execFileSync(pnpmCommand, [...pnpmPrefix, ...args], { cwd, encoding: 'utf8', stdio: 'pipe' });
+}
+
+/** The file name `pnpm pack` gives the package in `dir`: its name without `@` and `/` for `-`, and its version. */
+function tarball(dir: string): string {
+  const { name, version } = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+  return `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`;
 }
 
 let folder = '';
@@ -48,12 +55,23 @@ beforeAll(() => {
   const project = join(folder, 'project');
   mkdirSync(tarballs);
   mkdirSync(project);
-  pnpm(['-r', '--filter', './packages/*', 'build'], root);
-  pnpm(['-r', '--filter', './packages/*', 'pack', '--pack-destination', tarballs], root);
+  // As the root README tells a user to make them.
+  const written = execFileSync('bash', [join(root, 'scripts/pack-packages.sh'), tarballs], {
+    encoding: 'utf8',
+    stdio: 'pipe',
+    env: { ...process.env, PNPM: [pnpmCommand, ...pnpmPrefix].join(' ') },
+  });
+  expect(
+    written
+      .trim()
+      .split('\n')
+      .map((path) => path.split('/').pop())
+      .sort(),
+  ).toEqual([...published.map((dir) => tarball(`packages/${dir}`)), tarball('apps/cli')].sort());
   // Each package and its @hvsim dependencies come from the tarballs; the rest from the registry (the
   // store has them), as a user's install would.
   const sources = Object.fromEntries(
-    published.map((dir) => [`@hvsim/${dir}`, `file:${join(tarballs, `hvsim-${dir}-0.0.0.tgz`)}`]),
+    published.map((dir) => [`@hvsim/${dir}`, `file:${join(tarballs, tarball(`packages/${dir}`))}`]),
   );
   writeFileSync(
     join(project, 'package.json'),

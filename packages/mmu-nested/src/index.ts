@@ -19,5 +19,10 @@ export { NestedAccess, NestedFault, NestedFaultKind, type NestedStage } from './
 export { ShadowMmu } from './shadow-mmu.js';
 /** The outcome of a translation. */
 export { TranslateStatus, Translation } from './translation.js';
-/** The TLB and walk cache in front of a strategy's walk. */
-export { type MmuCaches, TranslationCaches } from './translation-caches.js';
+/** The TLB and walk cache in front of a strategy's walk, and the invalidations the CPU makes in its current context (INVLPG, MOV CR3, INVPCID, CR0/CR4 changes). */
+export {
+  CrInvalidation,
+  controlRegisterInvalidation,
+  type MmuCaches,
+  TranslationCaches,
+} from './translation-caches.js';

@@ -1,5 +1,7 @@
 import {
   type AccessKind,
+  a20Masked,
+  a20Port,
   type CpuState,
   identityPort,
   PageWalker,
@@ -22,6 +24,8 @@ export class NativeMmu implements MmuStrategy {
 
   /** Where the physical address the walk reaches is not the guest-physical one (shadow tables): how to recover it; null on bare metal. */
   private readonly guestOf: ((hostPhysical: number) => number) | null;
+  /** The walker that reads the tables with the A20 gate off (made on first use). */
+  private a20Walker: PageWalker | null = null;
 
   /**
    * `guestPhysicalOf`: for a walk of tables that map to host-physical memory on a guest's behalf
@@ -44,6 +48,7 @@ export class NativeMmu implements MmuStrategy {
   }
   set trace(trace: WalkTrace | null) {
     this.walker.trace = trace;
+    if (this.a20Walker !== null) this.a20Walker.trace = trace;
   }
 
   translate(
@@ -56,8 +61,36 @@ export class NativeMmu implements MmuStrategy {
     // The hit fast path is all this function does; everything else is `translateSlow`, out of line,
     // so the hit inlines into its caller (V8 inlines small functions only).
     const caches = this.caches;
-    if (caches?.probe(lo, hi, access, privilege, this.walker.state, out)) return TranslateStatus.Ok;
-    return this.translateSlow(lo, hi, access, privilege, out);
+    const state = this.walker.state;
+    if (!state.a20Enabled) return this.translateA20(lo, hi, access, privilege, out);
+    if (caches?.probe(lo, hi, access, privilege, state, out)) return TranslateStatus.Ok;
+    return this.translateSlow(lo, hi, access, privilege, out, this.walker);
+  }
+
+  /**
+   * With the A20 gate off: the translation as with it on, page-table reads and the result with
+   * physical bit 20 cleared (`a20Masked`; SDM vol. 3A §20.1.1). The TLB keeps the translation the
+   * walk made; the mask applies to each access after it, hit or walk.
+   */
+  private translateA20(
+    lo: number,
+    hi: number,
+    access: AccessKind,
+    privilege: Privilege,
+    out: Translation,
+  ): TranslateStatus {
+    if (this.a20Walker === null) {
+      this.a20Walker = new PageWalker(this.walker.memory, this.walker.state, { port: a20Port });
+      this.a20Walker.trace = this.walker.trace;
+    }
+    const status = this.caches?.probe(lo, hi, access, privilege, this.walker.state, out)
+      ? TranslateStatus.Ok
+      : this.translateSlow(lo, hi, access, privilege, out, this.a20Walker);
+    if (status === TranslateStatus.Ok) {
+      out.hostPhysical = a20Masked(out.hostPhysical);
+      if (this.guestOf === null) out.guestPhysical = out.hostPhysical;
+    }
+    return status;
   }
 
   /** Everything but a first-level 4 KiB TLB hit: the rest of the TLB, the walk, the fills. */
@@ -67,19 +100,20 @@ export class NativeMmu implements MmuStrategy {
     access: AccessKind,
     privilege: Privilege,
     out: Translation,
+    walker: PageWalker,
   ): TranslateStatus {
     const guest = out.guest;
     const caches = this.caches;
     out.tlbHit = false;
     const guestOf = this.guestOf;
     if (caches === null) {
-      const status = this.walker.walk(lo, hi, access, privilege, guest);
+      const status = walker.walk(lo, hi, access, privilege, guest);
       out.references = guest.references;
       finishOneStage(status, out);
       if (status === WalkStatus.Ok && guestOf !== null) out.guestPhysical = guestOf(out.hostPhysical);
       return out.status;
     }
-    const state = this.walker.state;
+    const state = walker.state;
     const hit = caches.lookup(lo, hi, access, privilege, state);
     if (hit >= 0)
       return tlbHit(
@@ -88,7 +122,7 @@ export class NativeMmu implements MmuStrategy {
         hit,
         caches,
       );
-    const status = caches.walk(this.walker, lo, hi, access, privilege, guest, this.walker.trace);
+    const status = caches.walk(walker, lo, hi, access, privilege, guest, walker.trace);
     out.references = guest.references;
     finishOneStage(status, out);
     // A #PF invalidates what the caches hold for the address (SDM vol. 3A §4.10.4.1).
@@ -101,7 +135,7 @@ export class NativeMmu implements MmuStrategy {
         access,
         state,
         guest,
-        this.walker.pdptesOnDemand,
+        walker.pdptesOnDemand,
         out.hostPhysical,
         out.pageShift,
         out.perms,

@@ -16,7 +16,7 @@ import {
 import { pageSizeFromShift, type TlbOrganization } from '@hvsim/tlb-tagged';
 import type { MmuStrategy } from './mmu-strategy.js';
 import { finishOneStage, tlbHit } from './native-mmu.js';
-import { NestedAccess, type NestedStage } from './nested-stage.js';
+import { NestedAccess, type NestedFault, NestedFaultKind, type NestedStage } from './nested-stage.js';
 import { TranslateStatus, type Translation } from './translation.js';
 import { type MmuCaches, TranslationCaches } from './translation-caches.js';
 
@@ -142,12 +142,33 @@ export class NestedMmu implements MmuStrategy {
     this.port.why = NestedAccess.GuestTable;
     if (status === WalkStatus.PortFault) {
       out.nestedFault.copyFrom(this.stage.fault);
+      this.invalidateOnFault(0, 0, out.nestedFault);
       out.status = TranslateStatus.NestedFault;
     } else if (status === WalkStatus.GeneralProtection) {
       out.errorCode = 0;
       out.status = TranslateStatus.GeneralProtection;
     }
     return out.status;
+  }
+
+  /**
+   * What a second-stage fault invalidates. Intel (SDM vol. 3C §29.4.3.1, "Operations that invalidate
+   * cached mappings"): an EPT violation or misconfiguration invalidates the guest-physical mappings
+   * that would be used to translate its guest-physical address (the nested TLB's entries for the
+   * page and the EPT paging-structure-cache entries, `NestedStage.invalidateGuestPhysical`); an EPT
+   * violation of the address that was the translation of the linear address (the final access)
+   * also invalidates the combined mappings for that linear address (TLB and guest walk-cache
+   * entries). AMD: the APM gives #VMEXIT(NPF) no invalidation (§15.25.6 says what the exit reports,
+   * §15.16 how the hypervisor flushes: TLB_CONTROL, INVLPGA), so an NPF leaves every cache as it is;
+   * hvsim's hypervisor only fills nested entries that were not present, which nothing had cached.
+   */
+  private invalidateOnFault(lo: number, hi: number, fault: NestedFault): void {
+    const kind = fault.kind;
+    if (kind !== NestedFaultKind.EptViolation && kind !== NestedFaultKind.EptMisconfiguration) return;
+    this.caches?.flushGuestPhysical(fault.guestPhysical);
+    this.stage.invalidateGuestPhysical?.(fault.guestPhysical);
+    if (kind === NestedFaultKind.EptViolation && fault.access === NestedAccess.Final)
+      this.caches?.flushLinear(lo, hi, this.state);
   }
 
   translate(
@@ -194,6 +215,7 @@ export class NestedMmu implements MmuStrategy {
       out.references = guest.references + this.port.references;
       if (status === WalkStatus.PortFault) {
         out.nestedFault.copyFrom(stage.fault);
+        this.invalidateOnFault(lo, hi, out.nestedFault);
         out.status = TranslateStatus.NestedFault;
         return out.status;
       }
@@ -207,6 +229,7 @@ export class NestedMmu implements MmuStrategy {
     out.guestPhysical = gpa;
     if (hpa < 0) {
       out.nestedFault.copyFrom(stage.fault);
+      this.invalidateOnFault(lo, hi, out.nestedFault);
       out.status = TranslateStatus.NestedFault;
       return out.status;
     }

@@ -102,4 +102,11 @@ export interface NestedStage {
    * `fault` filled (Intel without EPT A/D flags checks write permission now, SDM vol. 3C §29.3.3.2).
    */
   translateForUpdate(guestPhysical: number): number;
+  /**
+   * Removes what the stage itself caches (its paging-structure cache) that would be used to
+   * translate `guestPhysical`: called by the MMU when a fault of this stage invalidates the
+   * guest-physical mappings for its address (Intel SDM vol. 3C §29.4.3.1). Optional: a stage without
+   * caches has nothing to remove.
+   */
+  invalidateGuestPhysical?(guestPhysical: number): void;
 }

@@ -1,6 +1,8 @@
 import {
   AccessKind,
   type CpuState,
+  Cr0,
+  Cr4,
   linearPageNumber,
   type PageWalker,
   PagingMode,
@@ -18,6 +20,7 @@ import {
   PERM_MASK,
   packAttributes,
   pageSizeFromShift,
+  pcidOfContext,
   permClear,
   protectionKeyOf,
   TLB_MISS,
@@ -233,6 +236,96 @@ export class TranslationCaches {
     this.walkCache?.flushLookup(this.context, vpn);
   }
 
+  /** The ASID/VPID the current context is tagged with (0 without caches that tag). */
+  get asid(): number {
+    const tags = tagTableOf(this);
+    return tags === null ? 0 : tags.asidOf(this.context);
+  }
+
+  /*
+   * The invalidations the CPU makes on its own behalf, in the current ASID/VPID (AMD APM vol. 2
+   * §15.16: MOV CR3, INVLPG and the CR0/CR4 flushes act on the current ASID; Intel SDM vol. 3C §29.4.3.1:
+   * they invalidate linear and combined mappings of the current VPID, for all EP4TAs). Guest-physical
+   * translations (the nested TLB) are never touched. Each returns the number of entries removed.
+   */
+
+  /**
+   * INVLPG of 4 KiB page `vpn`: the TLB entries for that page in the current PCID, global entries for
+   * it whatever their PCID, and every walk-cache entry of the current PCID (SDM vol. 3A §4.10.4.1).
+   */
+  invalidatePage(vpn: number): number {
+    const asid = this.asid;
+    const pcid = pcidOfContext(this.context);
+    return (
+      (this.tlb?.flushAddressInPcid(asid, pcid, vpn, true) ?? 0) +
+      (this.walkCache?.flushAddressInPcid(asid, pcid, vpn, true) ?? 0)
+    );
+  }
+
+  /**
+   * The entries of `pcid` in the current ASID/VPID, and its global ones with `includeGlobals`, TLB and
+   * walk cache: MOV to CR3 (the new CR3's PCID, globals kept, unless CR4.PCIDE=1 and bit 63 is set,
+   * when nothing is invalidated; SDM vol. 3A §4.10.4.1) and INVPCID single-context (type 1).
+   */
+  invalidatePcid(pcid: number, includeGlobals = false): number {
+    const asid = this.asid;
+    return (
+      (this.tlb?.flushPcid(asid, pcid, includeGlobals) ?? 0) +
+      (this.walkCache?.flushPcid(asid, pcid, includeGlobals) ?? 0)
+    );
+  }
+
+  /**
+   * Every entry of the current ASID/VPID, every PCID, globals too with `includeGlobals`: INVPCID types 2
+   * and 3, and the CR0/CR4 changes `controlRegisterInvalidation` names. (A `TlbHierarchy` that holds
+   * the nested structures also drops an AMD guest's nested translations here, which an ASID tags: more
+   * than the rule asks, which the SDM allows, §4.10.4.1: "always free to invalidate additional entries".)
+   */
+  invalidateAddressSpace(includeGlobals: boolean): number {
+    const asid = this.asid;
+    const flush = (t: {
+      flushAddressSpace(a: number): number;
+      flushAddressSpaceNonGlobal(a: number): number;
+    }) => (includeGlobals ? t.flushAddressSpace(asid) : t.flushAddressSpaceNonGlobal(asid));
+    return (this.tlb === null ? 0 : flush(this.tlb)) + (this.walkCache === null ? 0 : flush(this.walkCache));
+  }
+
+  /**
+   * INVPCID individual-address (type 0): the non-global TLB entries of `pcid` for page `vpn`, and the
+   * walk-cache entries of `pcid` (SDM vol. 2B "INVPCID"; the walk caches lose every entry of the PCID,
+   * which covers those that would be used for the address).
+   */
+  invalidatePageInPcid(pcid: number, vpn: number): number {
+    const asid = this.asid;
+    return (
+      (this.tlb?.flushAddressInPcid(asid, pcid, vpn, false) ?? 0) +
+      (this.walkCache?.flushAddressInPcid(asid, pcid, vpn, false) ?? 0)
+    );
+  }
+
+  /** Applies what `controlRegisterInvalidation` decided for a MOV to CR0 or CR4; `pcid` is the current PCID. */
+  controlRegistersChanged(flush: CrInvalidation, pcid: number): number {
+    if (flush === CrInvalidation.AllPcids) return this.invalidateAddressSpace(true);
+    if (flush === CrInvalidation.CurrentPcid) return this.invalidatePcid(pcid, true);
+    return 0;
+  }
+
+  /**
+   * Removes the TLB and walk-cache entries a lookup under the current context would use for the
+   * linear address (lo, hi): under nesting, the combined mappings for that linear address (SDM
+   * vol. 3C §29.4.1), which an EPT violation of its translation invalidates (§29.4.3.1).
+   */
+  flushLinear(lo: number, hi: number, state: CpuState): void {
+    const vpn = linearPageNumber(lo, hi, state);
+    this.tlb?.flushLookup(this.context, vpn);
+    this.walkCache?.flushLookup(this.context, vpn);
+  }
+
+  /** Removes the nested TLB's entries for guest-physical address `gpa` under the nested context (a fault's invalidation of guest-physical mappings). */
+  flushGuestPhysical(gpa: number): void {
+    this.nestedTlb?.flushLookup(this.nestedContext, Math.floor(gpa / 4096));
+  }
+
   /**
    * Walks, starting below the root when the walk cache holds an upper-level entry for the address.
    * Skipped levels are recorded in the trace as references the cache saved (RefFlag.Cached).
@@ -313,4 +406,41 @@ function topLevel(mode: number, pdptesOnDemand: boolean): number {
   if (mode === PagingMode.Level4) return 4;
   if (mode === PagingMode.Pae) return pdptesOnDemand ? 3 : 2;
   return 2;
+}
+
+/** What a MOV to CR0 or CR4 invalidates in the current ASID/VPID (see `controlRegisterInvalidation`). */
+export const CrInvalidation = {
+  None: 0,
+  /** Every TLB and walk-cache entry of the current PCID, globals included. */
+  CurrentPcid: 1,
+  /** Every TLB and walk-cache entry of every PCID, globals included. */
+  AllPcids: 2,
+} as const;
+export type CrInvalidation = (typeof CrInvalidation)[keyof typeof CrInvalidation];
+
+/**
+ * What a MOV to CR0 or CR4 that changes (`cr0`, `cr4`) to (`newCr0`, `newCr4`) invalidates, the
+ * union of both vendors' rules:
+ * - every PCID, globals included: CR0.PG changes (SDM vol. 3A §4.10.4.1 names PG 1 to 0; APM vol. 2
+ *   §5.5.2 and §15.16 toggling PG), CR4.PGE changes (both), CR4.PCIDE goes from 1 to 0 (SDM), CR4.PAE
+ *   or CR4.PSE changes (APM §15.16; the SDM asks for the current PCID on a PAE change);
+ * - the current PCID: CR4.SMEP goes from 0 to 1 (SDM §4.10.4.1);
+ * - nothing otherwise (CR0.WP, CR4.SMAP… need no flush: a lookup checks them against the cached rights).
+ */
+export function controlRegisterInvalidation(
+  cr0: number,
+  cr4: number,
+  newCr0: number,
+  newCr4: number,
+): CrInvalidation {
+  const cr4Changed = (cr4 ^ newCr4) >>> 0;
+  if (
+    ((cr0 ^ newCr0) & Cr0.PG) !== 0 ||
+    (cr4Changed & (Cr4.PGE | Cr4.PAE | Cr4.PSE)) !== 0 ||
+    ((cr4 & Cr4.PCIDE) !== 0 && (newCr4 & Cr4.PCIDE) === 0)
+  ) {
+    return CrInvalidation.AllPcids;
+  }
+  if ((cr4 & Cr4.SMEP) === 0 && (newCr4 & Cr4.SMEP) !== 0) return CrInvalidation.CurrentPcid;
+  return CrInvalidation.None;
 }

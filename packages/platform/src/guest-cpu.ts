@@ -155,9 +155,10 @@ export interface GuestCpu {
 
 /**
  * An access by segment and offset, as real-mode and virtual-8086 code addresses memory: the linear
- * address is the segment base (selector × 16, loaded with `state.loadSegmentReal`) plus the offset,
- * wrapped at 1 MiB when the A20 gate is off (SDM vol. 3A §20.1.1; `CpuState.linearAddress`), made at
- * the guest's effective CPL (3 in virtual-8086 mode, SDM vol. 3A §20.2), then translated as any access.
+ * address is the segment base (selector × 16, loaded with `state.loadSegmentReal`) plus the offset
+ * (`CpuState.linearAddress`), made at the guest's effective CPL (3 in virtual-8086 mode, SDM vol. 3A
+ * §20.2), then translated as any access; with the A20 gate off the physical address has bit 20 clear
+ * (SDM vol. 3A §20.1.1).
  */
 export function accessSegmented(
   cpu: GuestCpu,

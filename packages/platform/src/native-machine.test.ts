@@ -112,3 +112,43 @@ describe('NativeCpu', () => {
     expect(cpu.state.cr3).toBe(0x1000);
   });
 });
+
+describe('the A20 gate on bare metal', () => {
+  // A20M# masks physical address bit 20 of every memory access after translation, page-table reads
+  // included (SDM vol. 3A §20.1.1); the linear address is not changed.
+  function legacy() {
+    const machine = new NativeMachine({ caches: { tlb: skylakeTlb.config } });
+    const m = machine.memory;
+    // CR3 in the odd megabyte: with A20 on its PDE is not present; with A20 off the walk reads the
+    // PDE at 0x1000 instead, whose PT maps linear 0x40_0000 to 0x30_5000.
+    m.writeWord(0x1000 + 1 * 4, 0x2000 | 0x3);
+    m.writeWord(0x2000, 0x30_5000 | 0x3);
+    const cpu = machine.cpus[0];
+    cpu.setControlRegisters({ cr0: Cr0.PE | Cr0.PG, cr3: 0x10_1000, cr4: 0, efer: 0 });
+    return cpu;
+  }
+
+  it('reads the tables and reaches the page with bit 20 of each physical address cleared', () => {
+    const cpu = legacy();
+    const out = new GuestAccess();
+    expect(cpu.access(0x40_0010, AccessKind.Read, out, Privilege.Supervisor)).toBe(TranslateStatus.PageFault);
+    cpu.state.a20Enabled = false;
+    expect(cpu.access(0x40_0010, AccessKind.Read, out, Privilege.Supervisor)).toBe(TranslateStatus.Ok);
+    expect(out.translation.hostPhysical).toBe(0x20_5010);
+    expect(out.translation.guestPhysical).toBe(0x20_5010);
+    // The mask applies after translation: to a TLB hit too.
+    expect(cpu.access(0x40_0020, AccessKind.Read, out, Privilege.Supervisor)).toBe(TranslateStatus.Ok);
+    expect(out.translation.tlbHit).toBe(true);
+    expect(out.translation.hostPhysical).toBe(0x20_5020);
+  });
+
+  it('with paging off, real-mode FFFF:0010 (linear 0x100000) reaches physical 0', () => {
+    const cpu = new NativeMachine().cpus[0];
+    cpu.setControlRegisters({ cr0: 0, cr3: 0, cr4: 0, efer: 0 });
+    cpu.state.a20Enabled = false;
+    cpu.state.loadSegmentReal(3, 0xffff);
+    const out = new GuestAccess();
+    expect(cpu.access(cpu.state.linearAddress(3, 0x10), AccessKind.Read, out)).toBe(TranslateStatus.Ok);
+    expect(out.translation.hostPhysical).toBe(0);
+  });
+});

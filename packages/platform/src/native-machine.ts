@@ -1,5 +1,6 @@
 import {
   type AccessKind,
+  a20Port,
   type ControlRegisters,
   CpuState,
   explicitPrivilegeOf,
@@ -133,10 +134,7 @@ export class NativeCpu implements GuestCpu {
       return TranslateStatus.GeneralProtection;
     }
     if (caches !== null) {
-      if (!(noFlush && state.pcide)) {
-        caches.tlb?.flushPcid(0, state.pcid, false);
-        caches.walkCache?.flushPcid(0, state.pcid, false);
-      }
+      if (!(noFlush && state.pcide)) caches.invalidatePcid(state.pcid);
       caches.setContext(0, state.pcid);
     }
     return TranslateStatus.Ok;
@@ -168,9 +166,7 @@ export class NativeCpu implements GuestCpu {
   invlpg(linear: number, linearHi?: number): void {
     const caches = this.mmu.caches;
     if (caches === null) return;
-    const vpn = linearPageNumberOf(linear, linearHi, this.state);
-    caches.tlb?.flushAddressInPcid(0, this.state.pcid, vpn, true);
-    caches.walkCache?.flushAddressInPcid(0, this.state.pcid, vpn, true);
+    caches.invalidatePage(linearPageNumberOf(linear, linearHi, this.state));
   }
 
   /** INVLPG here and an IPI to every other CPU, which invalidates the page there. */
@@ -187,6 +183,8 @@ export class NativeCpu implements GuestCpu {
 
   /** Loads the PAE PDPTE registers; false when a present one has a reserved bit set (#GP, SDM vol. 3A §4.4.1). */
   private loadPdptes(): boolean {
-    return loadPdptes(this.machine.memory, this.state) === WalkStatus.Ok;
+    // PDPTE reads are memory reads: bit 20 is masked with the A20 gate off (SDM vol. 3A §20.1.1).
+    const port = this.state.a20Enabled ? undefined : a20Port;
+    return loadPdptes(this.machine.memory, this.state, port) === WalkStatus.Ok;
   }
 }

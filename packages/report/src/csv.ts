@@ -1,4 +1,4 @@
-import { exitKinds, guestCounters, levelNames } from './columns.js';
+import { guestCounters } from './columns.js';
 import { CYCLE_COMPONENTS, componentCycles, type ReportDocument, type RunReport } from './report-document.js';
 
 const FIXED: ReadonlyArray<readonly [string, (r: RunReport) => string | number | boolean | null]> = [
@@ -50,28 +50,48 @@ export function columnName(name: string): string {
 }
 
 /**
+ * The TLB levels and exit kinds that a CSV has a column for whether its runs have them or not, so
+ * that the CSVs of different reports (a `run` of one configuration, a `compare`, a sweep) have the
+ * same columns and can be joined. @hvsim/sim's `REPORT_CSV_COLUMNS` holds hvsim's.
+ */
+export interface CsvColumns {
+  /** TLB level names, in column order. */
+  readonly tlbLevels: readonly string[];
+  /** Exit kinds (sorted in the CSV with any others that occur). */
+  readonly exitKinds: readonly string[];
+}
+
+const NO_COLUMNS: CsvColumns = { tlbLevels: [], exitKinds: [] };
+
+/**
  * The report as CSV (RFC 4180: comma-separated, CRLF line ends, fields quoted when they hold a
  * comma, quote or line break): a header of identifiers, then one row per configuration. The fixed
  * columns end with `cycles_<component>` for each component of `cyclesBy` (in every report, adding
- * up to `cycles`); after them come `tlb_hits_<level>` per TLB level, `exits_<kind>` per exit kind and
- * `guest_os_<counter>` per guest-kernel counter that occurs in the report (names by `columnName`).
- * Empty cell: no native run to compare with.
+ * up to `cycles`). After the fixed columns come `tlb_hits_<level>` per TLB level, `exits_<kind>` per
+ * exit kind and `guest_os_<counter>` per guest-kernel counter (names by `columnName`): those of
+ * `columns`, then any other that a run of the report has. A cell a configuration lacks is empty, not
+ * 0: a level its TLB hierarchy does not have, any exit kind of a native run (no hypervisor), a
+ * counter its guest does not keep; and the overhead when there is no native run to compare with.
  */
-export function renderCsv(report: ReportDocument): string {
-  const levels = levelNames(report);
-  const kinds = exitKinds(report);
+export function renderCsv(report: ReportDocument, columns: CsvColumns = NO_COLUMNS): string {
+  const levels = [...columns.tlbLevels];
+  for (const run of report.runs)
+    for (const level of run.tlbLevels) if (!levels.includes(level.name)) levels.push(level.name);
+  const kinds = new Set(columns.exitKinds);
+  for (const run of report.runs) for (const kind of Object.keys(run.exitsByKind)) kinds.add(kind);
+  const exitKinds = [...kinds].sort();
   const guest = guestCounters(report);
   const header = [
     ...FIXED.map(([name]) => name),
     ...levels.map((l) => `tlb_hits_${columnName(l)}`),
-    ...kinds.map((k) => `exits_${columnName(k)}`),
+    ...exitKinds.map((k) => `exits_${columnName(k)}`),
     ...guest.map((g) => `guest_os_${columnName(g)}`),
   ];
   const rows = report.runs.map((run) => [
     ...FIXED.map(([, value]) => value(run)),
-    ...levels.map((l) => run.tlbLevels.find((level) => level.name === l)?.hits ?? 0),
-    ...kinds.map((k) => run.exitsByKind[k] ?? 0),
-    ...guest.map((g) => run.guest[g] ?? 0),
+    ...levels.map((l) => run.tlbLevels.find((level) => level.name === l)?.hits ?? null),
+    ...exitKinds.map((k) => (run.mmu === 'native' ? null : (run.exitsByKind[k] ?? 0))),
+    ...guest.map((g) => run.guest[g] ?? null),
   ]);
   return [header, ...rows].map((row) => `${row.map(field).join(',')}\r\n`).join('');
 }

@@ -6,7 +6,7 @@
  */
 
 /** CSV (RFC 4180) and JSON. */
-export { columnName, renderCsv, renderJson } from './csv.js';
+export { type CsvColumns, columnName, renderCsv, renderJson } from './csv.js';
 /** What a comparison of the default configurations shows, in sentences. */
 export { highlights } from './highlights.js';
 /** A self-contained HTML page with Chart.js charts. */

@@ -162,7 +162,9 @@ describe('renderTable', () => {
       '12.50',
       '2.50x',
     ]);
-    // What the rates divide by, said under the table.
+    // What the accesses are and what the rates divide by, said under the table.
+    expect(text).toContain("accesses are the workload's own, each counted once by the guest kernel");
+    expect(text).toContain('so it can make a few more than asked for');
     expect(text).toContain('cycles/access is cycles over the workload');
   });
 
@@ -256,10 +258,42 @@ describe('renderCsv', () => {
     ).toEqual(['l1_dtlb', 'external_interrupt', 'cr0_cr4_write', 'context_switches', 'npf']);
   });
 
-  it('quotes fields with commas or quotes (RFC 4180) and fills absent counts with 0', () => {
+  it('quotes fields with commas or quotes (RFC 4180); a cell a configuration lacks is empty', () => {
     expect(rows[2].startsWith('"npt-4k, ""untagged""",nested,amd,false,4K,')).toBe(true);
-    expect(rows[1].endsWith(',800,100,0,0,0,10')).toBe(true);
+    // Native: no exits of any kind to count (no hypervisor), no context-switch counter in its guest.
+    expect(rows[1].endsWith(',800,100,,,,10')).toBe(true);
     expect(rows[2].endsWith(',700,100,20,10,2,10')).toBe(true);
+  });
+
+  it('has the same columns in every report when given them, a level a run lacks empty', () => {
+    const columns = { tlbLevels: ['L1 DTLB', 'L2 DTLB', 'STLB'], exitKinds: ['NPF', 'INVLPG'] };
+    const zenRun: RunReport = {
+      ...nested,
+      config: 'zen',
+      tlbLevels: [{ name: 'L2 DTLB', hits: 100, hitRate: 0.08 }],
+      exitsByKind: { hypercall: 3 },
+    };
+    const alone = renderCsv({ ...report, runs: [native] }, columns).split('\r\n');
+    const both = renderCsv(report, columns).split('\r\n');
+    const zen = renderCsv({ ...report, runs: [zenRun] }, columns).split('\r\n');
+    const tail = (header: string): string => header.slice(header.indexOf(',tlb_hits_'));
+    expect(tail(alone[0])).toBe(
+      ',tlb_hits_l1_dtlb,tlb_hits_l2_dtlb,tlb_hits_stlb,exits_invlpg,exits_npf,guest_os_page_faults',
+    );
+    // The exit kinds of the runs join the given ones, sorted (by code unit, as the table sorts them).
+    expect(tail(both[0])).toBe(
+      ',tlb_hits_l1_dtlb,tlb_hits_l2_dtlb,tlb_hits_stlb,exits_invlpg,exits_npf,exits_external_interrupt,' +
+        'guest_os_context_switches,guest_os_page_faults',
+    );
+    expect(tail(zen[0])).toBe(
+      ',tlb_hits_l1_dtlb,tlb_hits_l2_dtlb,tlb_hits_stlb,exits_invlpg,exits_npf,exits_hypercall,' +
+        'guest_os_context_switches,guest_os_page_faults',
+    );
+    // Native: a level its hierarchy lacks (L2 DTLB) and every exit kind empty.
+    expect(alone[1].endsWith(',800,,100,,,10')).toBe(true);
+    // zen: no L1 DTLB or STLB; 3 hypercalls, no INVLPG or NPF exits (0: it has a hypervisor).
+    expect(zen[1].endsWith(',,100,,0,0,3,2,10')).toBe(true);
+    for (const csv of [alone, zen]) expect(csv[1].split(',')).toHaveLength(csv[0].split(',').length);
   });
 
   it('leaves the overhead empty when there is no native run', () => {

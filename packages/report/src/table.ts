@@ -46,7 +46,7 @@ export function renderTable(report: ReportDocument, options: TableOptions = {}):
   const header = `${report.workload.name} (seed ${report.workload.seed}): ${report.workload.description}`;
   let text = `${header}\n\n${grid(columns, report.runs, options.color === true ? highlight(report) : null)}`;
   text +=
-    "\nTLB hits are over every translation (accesses + retried: an access the guest kernel retried after its #PF is translated again); cycles/access is cycles over the workload's accesses, the same count for every configuration.\n";
+    "\naccesses are the workload's own, each counted once by the guest kernel (a workload finishes the round it is in, such as a fork/exec/exit cycle, so it can make a few more than asked for). TLB hits are over every translation (accesses + retried: an access the guest kernel retried after its #PF is translated again); cycles/access is cycles over the workload's accesses, the same count for every configuration.\n";
   const perAccess = (r: RunReport, cycles: number) =>
     (r.workloadAccesses === 0 ? 0 : cycles / r.workloadAccesses).toFixed(2);
   const costColumns: Column[] = [

@@ -1,4 +1,4 @@
-import type { AccessResult, MemoryRun, ScenarioResult } from './types.js';
+import type { MemoryRun, ScenarioResult, StepResult } from './types.js';
 
 /** One place where two results differ: the JSON path and the value on each side, as printed. */
 export interface ResultDifference {
@@ -10,8 +10,8 @@ export interface ResultDifference {
 
 /**
  * The first `limit` differences between two results, in document order (results, then memory).
- * Per-access `walk`s are ignored: they explain a translation, and two results are compared without
- * them (spec/scenario.md). An empty array means the results agree. When two entries have different
+ * Per-access `walk`s and `cached` flags (and an explanation's `caches` and `removed`) are ignored:
+ * they explain a translation, and two results are compared without them (spec/scenario.md). An empty array means the results agree. When two entries have different
  * outcomes only the outcome is reported for that access, not each field.
  */
 export function compareResults(a: ScenarioResult, b: ScenarioResult, limit = 20): ResultDifference[] {
@@ -40,13 +40,16 @@ export function formatDifference(difference: ResultDifference): string {
 
 type Add = (path: string, a: string, b: string) => boolean;
 
-function compareEntry(path: string, a: AccessResult, b: AccessResult, add: Add): boolean {
+/** Fields that explain a result and are never compared (spec/scenario.md). */
+const EXPLANATION: ReadonlySet<string> = new Set(['outcome', 'walk', 'cached', 'caches', 'removed']);
+
+function compareEntry(path: string, a: StepResult, b: StepResult, add: Add): boolean {
   if (a.outcome !== b.outcome)
     return add(`${path}.outcome`, JSON.stringify(a.outcome), JSON.stringify(b.outcome));
   const left = a as unknown as Record<string, unknown>;
   const right = b as unknown as Record<string, unknown>;
   for (const key of Object.keys(left)) {
-    if (key === 'outcome' || key === 'walk') continue;
+    if (EXPLANATION.has(key)) continue;
     if (!add(`${path}.${key}`, show(left[key]), show(right[key]))) return false;
   }
   return true;

@@ -170,3 +170,69 @@ describe('compareResults', () => {
     ]);
   });
 });
+
+describe('results of sequences (spec/scenario.md, "Sequences with caches")', () => {
+  const sequence: ScenarioResult = {
+    results: [
+      { outcome: 'ok', guestPhysical: 0x10000n, hostPhysical: 0x410000n },
+      { outcome: 'done' },
+      { outcome: 'ok', guestPhysical: 0x10000n, hostPhysical: 0x410000n, cached: true, walk: [] },
+      { outcome: 'vmfail', error: 28 },
+      { outcome: 'general-protection', errorCode: 0n },
+    ],
+    memory: [],
+  };
+
+  it('writes operation results and cached, and reads them back', () => {
+    const text = serializeResult(sequence);
+    expect(text).toContain('    { "outcome": "done" },\n');
+    expect(text).toContain('{ "outcome": "vmfail", "error": 28 }');
+    expect(text).toContain('"hostPhysical": "0x410000", "cached": true, "walk": [] }');
+    expect(parseResult(text)).toEqual(sequence);
+  });
+
+  it('compares without cached: a TLB hit and a walk to the same place agree', () => {
+    const walked: ScenarioResult = {
+      ...sequence,
+      results: sequence.results.map((r) => (r.outcome === 'ok' ? { ...r, cached: false } : r)),
+    };
+    expect(compareResults(sequence, walked)).toEqual([]);
+    const other: ScenarioResult = {
+      ...sequence,
+      results: [...sequence.results.slice(0, 3), { outcome: 'vmfail', error: 7 }, sequence.results[4]],
+    };
+    expect(compareResults(sequence, other).map(formatDifference)).toEqual(['results[3].error: 28 vs 7']);
+  });
+
+  it('rejects a vmfail without its error number, and lists done and vmfail among the outcomes', () => {
+    const document = (results: unknown[]) => ({ format: 'hvsim.result/1', results, memory: [] });
+    expect(() => readResult(document([{ outcome: 'vmfail' }]), 'r.json')).toThrow(
+      'r.json: results[0].error: missing; expected a VM-instruction error number',
+    );
+    expect(() => readResult(document([{ outcome: 'vmfail', error: 2.5 }]))).toThrow(
+      'results[0].error: expected a VM-instruction error number (a non-negative integer), got 2.5',
+    );
+    expect(() => readResult(document([{ outcome: 'finished' }]))).toThrow(/"done", "vmfail"/);
+    expect(() =>
+      readResult(document([{ outcome: 'ok', guestPhysical: '0x0', hostPhysical: '0x0', cached: 'yes' }])),
+    ).toThrow('results[0].cached: expected true or false, got "yes"');
+  });
+
+  it('writes an explanation’s removed and caches, one entry a line', () => {
+    const entry = {
+      structure: 'L1 DTLB',
+      covers: '0x10000-0x10fff',
+      size: '4K',
+      maps: '0x410000',
+      tag: 'ASID 1, PCID 0',
+      perms: 'W D',
+    };
+    const text = serializeResult({
+      results: [{ outcome: 'done', removed: [entry], caches: [] }],
+      memory: [],
+    });
+    expect(text).toContain(
+      '    { "outcome": "done", "removed": [\n      { "structure": "L1 DTLB", "covers": "0x10000-0x10fff", "size": "4K", "maps": "0x410000", "tag": "ASID 1, PCID 0", "perms": "W D" }\n    ], "caches": [] }\n',
+    );
+  });
+});

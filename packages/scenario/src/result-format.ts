@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { parseJsonText } from './json-text.js';
 import { checkFormat, documentIssues, expecting, hex64, hexString, memoryRuns } from './schema-parts.js';
 import {
-  type AccessResult,
+  type CacheEntryView,
   type MemoryRun,
   RESULT_FORMAT,
   type ScenarioResult,
+  type StepResult,
   type WalkStep,
 } from './types.js';
 
@@ -17,7 +18,12 @@ const OUTCOMES = [
   'nested-page-fault',
   'ept-violation',
   'ept-misconfiguration',
+  'done',
+  'vmfail',
 ] as const;
+
+/** `"cached": true` on an access a TLB served (spec/scenario.md); results are compared without it. */
+const cached = z.boolean(expecting('true or false')).optional();
 
 const walk = z
   .array(
@@ -41,18 +47,29 @@ const walk = z
 const resultEntry = z.discriminatedUnion(
   'outcome',
   [
-    z.object({ outcome: z.literal('ok'), guestPhysical: hex64, hostPhysical: hex64, walk }),
-    z.object({ outcome: z.literal('page-fault'), errorCode: hex64, address: hex64, walk }),
-    z.object({ outcome: z.literal('general-protection'), errorCode: hex64, walk }),
-    z.object({ outcome: z.literal('nested-page-fault'), exitInfo1: hex64, exitInfo2: hex64, walk }),
+    z.object({ outcome: z.literal('ok'), guestPhysical: hex64, hostPhysical: hex64, cached, walk }),
+    z.object({ outcome: z.literal('page-fault'), errorCode: hex64, address: hex64, cached, walk }),
+    z.object({ outcome: z.literal('general-protection'), errorCode: hex64, cached, walk }),
+    z.object({ outcome: z.literal('nested-page-fault'), exitInfo1: hex64, exitInfo2: hex64, cached, walk }),
     z.object({
       outcome: z.literal('ept-violation'),
       exitQualification: hex64,
       guestPhysical: hex64,
       guestLinear: hexString('a 0x-prefixed hexadecimal string or null').nullable(),
+      cached,
       walk,
     }),
-    z.object({ outcome: z.literal('ept-misconfiguration'), guestPhysical: hex64, walk }),
+    z.object({ outcome: z.literal('ept-misconfiguration'), guestPhysical: hex64, cached, walk }),
+    z.object({ outcome: z.literal('done') }),
+    z.object({
+      outcome: z.literal('vmfail'),
+      error: z
+        .number(expecting('a VM-instruction error number'))
+        .refine((n) => Number.isInteger(n) && n >= 0, {
+          error: (issue) =>
+            `expected a VM-instruction error number (a non-negative integer), got ${describeValue(issue.input)}`,
+        }),
+    }),
   ],
   {
     error: (issue) => {
@@ -69,7 +86,7 @@ const resultEntry = z.discriminatedUnion(
 );
 
 const resultSchema = z.object({
-  results: z.array(resultEntry, expecting('an array of access results')),
+  results: z.array(resultEntry, expecting('an array of access (or step) results')),
   memory: memoryRuns,
 });
 
@@ -83,18 +100,24 @@ export function readResult(json: unknown, source?: string): ScenarioResult {
   const document = checkFormat(json, RESULT_FORMAT, source);
   const parsed = resultSchema.safeParse(document);
   if (!parsed.success) throw new DocumentError(documentIssues(parsed.error), source);
-  const results = parsed.data.results.map((entry): AccessResult => {
-    // Drop an absent walk rather than keep `walk: undefined` (exactOptionalPropertyTypes).
-    const { walk: steps, ...rest } = entry;
-    return steps === undefined ? rest : { ...rest, walk: steps };
+  const results = parsed.data.results.map((entry): StepResult => {
+    // Drop an absent walk or cached rather than keep `walk: undefined` (exactOptionalPropertyTypes).
+    if (entry.outcome === 'done' || entry.outcome === 'vmfail') return entry;
+    const { walk: steps, cached: served, ...rest } = entry;
+    return {
+      ...rest,
+      ...(served === undefined ? {} : { cached: served }),
+      ...(steps === undefined ? {} : { walk: steps }),
+    } as StepResult;
   });
   return { results, memory: parsed.data.memory };
 }
 
 /**
  * Writes a result as an `hvsim.result/1` document (spec/scenario.md): 64-bit values as lowercase
- * `0x…` strings, fields in the spec's order, one line per access and per memory run, and a result's
- * `walk` only when it has one. Ends with a newline.
+ * `0x…` strings, fields in the spec's order, one line per access (or step) and per memory run,
+ * `"cached": true` on an access a TLB served, and a result's `walk` (and the explanation's `removed`
+ * and `caches`) only when it has one. Ends with a newline.
  */
 export function serializeResult(result: ScenarioResult): string {
   const lines = [
@@ -122,8 +145,15 @@ function block(name: string, items: string[][], after: string): string[] {
 }
 
 /** The fields of a result entry in the spec's order (outcome first). */
-function resultFields(entry: AccessResult): [string, unknown][] {
+function resultFields(entry: StepResult): [string, unknown][] {
   switch (entry.outcome) {
+    case 'done':
+      return [['outcome', entry.outcome]];
+    case 'vmfail':
+      return [
+        ['outcome', entry.outcome],
+        ['error', entry.error],
+      ];
     case 'ok':
       return [
         ['outcome', entry.outcome],
@@ -166,14 +196,38 @@ function inline(fields: [string, unknown][]): string {
   return fields.map(([key, value]) => `${JSON.stringify(key)}: ${JSON.stringify(value)}`).join(', ');
 }
 
-function resultLines(entry: AccessResult): string[] {
-  const head = inline(resultFields(entry));
-  if (entry.walk === undefined) return [`{ ${head} }`];
-  if (entry.walk.length === 0) return [`{ ${head}, "walk": [] }`];
-  const steps = entry.walk.map(
-    (step: WalkStep, i, all) => `  { ${inline(stepFields(step))} }${i < all.length - 1 ? ',' : ''}`,
-  );
-  return [`{ ${head}, "walk": [`, ...steps, '] }'];
+function resultLines(entry: StepResult): string[] {
+  const fields = resultFields(entry);
+  if ('cached' in entry && entry.cached === true) fields.push(['cached', true]);
+  const lists: [string, [string, unknown][][] | undefined][] = [
+    ['walk', entry.walk?.map(stepFields)],
+    ['removed', entry.removed?.map(viewFields)],
+    ['caches', entry.caches?.map(viewFields)],
+  ];
+  const lines = [`{ ${inline(fields)}`];
+  for (const [name, items] of lists) {
+    if (items === undefined) continue;
+    if (items.length === 0) {
+      lines[lines.length - 1] += `, "${name}": []`;
+      continue;
+    }
+    lines[lines.length - 1] += `, "${name}": [`;
+    lines.push(...items.map((item, i) => `  { ${inline(item)} }${i < items.length - 1 ? ',' : ''}`));
+    lines.push(']');
+  }
+  lines[lines.length - 1] += ' }';
+  return lines;
+}
+
+function viewFields(view: CacheEntryView): [string, unknown][] {
+  return [
+    ['structure', view.structure],
+    ['covers', view.covers],
+    ['size', view.size],
+    ['maps', view.maps],
+    ['tag', view.tag],
+    ['perms', view.perms],
+  ];
 }
 
 function stepFields(step: WalkStep): [string, unknown][] {

@@ -194,7 +194,7 @@ describe('readScenario: defaults (spec/scenario.md)', () => {
       eptAdvancedViolationInfo: false,
     });
     expect(scenario.host).toEqual({ cr0: 0x8000_0011n, cr4: 0x20n, efer: 0xd00n });
-    expect(scenario.nested).toEqual({ enabled: false, root: null });
+    expect(scenario.nested).toEqual({ enabled: false, root: null, asid: 1, vpid: 1 });
     expect(scenario.vendor).toBe('intel');
     expect('name' in scenario).toBe(false);
   });
@@ -215,7 +215,7 @@ describe('readScenario: defaults (spec/scenario.md)', () => {
     expect(scenario.cpu.eptExecuteOnly).toBe(false);
     expect(scenario.cpu.eptAccessedDirty).toBe(true);
     expect(scenario.host).toEqual({ cr0: 0x8000_0011n, cr4: 0x20n, efer: 0x500n });
-    expect(scenario.nested).toEqual({ enabled: true, root: 0x5000n });
+    expect(scenario.nested).toEqual({ enabled: true, root: 0x5000n, asid: 1, vpid: 1 });
   });
 });
 

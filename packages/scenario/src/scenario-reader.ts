@@ -3,14 +3,19 @@ import { DocumentError, type DocumentIssue, describeValue } from '@hvsim/errors'
 import { z } from 'zod';
 import { parseJsonText } from './json-text.js';
 import { checkFormat, documentIssues, expecting, hex64, memoryRuns, unknownFields } from './schema-parts.js';
+import { accessSchema, guestAsid, readSteps, vpidNumber } from './step-schemas.js';
 import {
+  type CacheConfig,
   type Cpl,
   type CpuConfig,
   type HostRegisters,
   type MemoryRun,
   type NestedConfig,
   SCENARIO_FORMAT,
+  SCENARIO_TLB_NAMES,
   type Scenario,
+  type ScenarioStep,
+  type Vendor,
 } from './types.js';
 
 /** Defaults of spec/scenario.md for the optional fields. */
@@ -25,6 +30,12 @@ export const SCENARIO_DEFAULTS = {
   } satisfies CpuConfig,
   /** AMD: the host is in 4-level long mode with NXE set. */
   host: { cr0: 0x8000_0011n, cr4: 0x20n, efer: 0xd00n } satisfies HostRegisters,
+  /** The guest's ASID (AMD) and VPID (Intel). */
+  asid: 1,
+  vpid: 1,
+  /** `caches`: walk caches and nested TLB on. */
+  walkCaches: true,
+  nestedTlb: true,
 } as const;
 
 const flag = z.boolean(expecting('true or false')).optional();
@@ -58,25 +69,31 @@ const scenarioSchema = z.object({
     .object({ cr0: hex64.optional(), cr4: hex64.optional(), efer: hex64.optional() }, expecting('an object'))
     .optional(),
   nested: z.object(
-    { enabled: z.boolean(expecting('true or false')), root: hex64.optional() },
+    {
+      enabled: z.boolean(expecting('true or false')),
+      root: hex64.optional(),
+      asid: guestAsid.optional(),
+      vpid: vpidNumber.optional(),
+    },
     expecting('an object with "enabled" (and "root" when enabled)'),
   ),
   memory: memoryRuns,
-  accesses: z.array(
-    z.object(
+  accesses: z.array(accessSchema, expecting('an array of accesses')).optional(),
+  caches: z
+    .object(
       {
-        address: hex64,
-        access: z.enum(['read', 'write', 'execute'], expecting('"read", "write" or "execute"')),
-        cpl: z
-          .number(expecting('0, 1, 2 or 3'))
-          .refine((cpl) => cpl === 0 || cpl === 1 || cpl === 2 || cpl === 3, {
-            error: (issue) => `expected 0, 1, 2 or 3, got ${describeValue(issue.input)}`,
-          }),
+        tlb: z.enum(
+          SCENARIO_TLB_NAMES,
+          expecting(`a TLB organization: ${SCENARIO_TLB_NAMES.map((name) => `"${name}"`).join(', ')}`),
+        ),
+        walkCaches: flag,
+        nestedTlb: flag,
       },
-      expecting('an object with "address", "access" and "cpl"'),
-    ),
-    expecting('an array of accesses'),
-  ),
+      expecting('an object with "tlb"'),
+    )
+    .optional(),
+  // Each step is checked against the schema its `step` names (step-schemas.ts).
+  steps: z.array(z.unknown(), expecting('an array of steps')).optional(),
 });
 
 /**
@@ -118,6 +135,16 @@ export function readScenario(json: unknown, source?: string, options: ReadOption
   if (!parsed.success) throw new DocumentError(documentIssues(parsed.error), source);
   const raw = parsed.data;
   const unknown = unknownFields(document, scenarioSchema).filter((path) => path !== 'format');
+  const issues: DocumentIssue[] = [];
+  let steps: ScenarioStep[] | undefined;
+  if (raw.steps !== undefined && raw.accesses !== undefined) {
+    issues.push({ path: 'steps', message: 'a document has "accesses" or "steps", not both' });
+  } else if (raw.steps === undefined && raw.accesses === undefined) {
+    issues.push({ path: 'accesses', message: 'missing; expected an array of accesses (or "steps")' });
+  } else if (raw.steps !== undefined) {
+    steps = readSteps(raw.steps, raw.vendor, raw.nested.enabled, issues, unknown);
+  }
+  if (issues.length > 0) throw new DocumentError(issues, source);
   if (unknown.length > 0) {
     if (options.strict === true) {
       throw new DocumentError(
@@ -149,8 +176,11 @@ export function readScenario(json: unknown, source?: string, options: ReadOption
     cr4: raw.host?.cr4 ?? SCENARIO_DEFAULTS.host.cr4,
     efer: raw.host?.efer ?? SCENARIO_DEFAULTS.host.efer,
   };
-  const issues: DocumentIssue[] = [];
   let nested: NestedConfig;
+  const tags = {
+    asid: raw.nested.asid ?? SCENARIO_DEFAULTS.asid,
+    vpid: raw.nested.vpid ?? SCENARIO_DEFAULTS.vpid,
+  };
   if (raw.nested.enabled) {
     if (raw.nested.root === undefined) {
       issues.push({
@@ -158,10 +188,18 @@ export function readScenario(json: unknown, source?: string, options: ReadOption
         message: 'missing; expected a 0x-prefixed hexadecimal string (required when nested.enabled is true)',
       });
     }
-    nested = { enabled: true, root: raw.nested.root ?? 0n };
+    nested = { enabled: true, root: raw.nested.root ?? 0n, ...tags };
   } else {
-    nested = { enabled: false, root: raw.nested.root ?? null };
+    nested = { enabled: false, root: raw.nested.root ?? null, ...tags };
   }
+  const caches: CacheConfig | undefined =
+    raw.caches === undefined
+      ? undefined
+      : {
+          tlb: raw.caches.tlb,
+          walkCaches: raw.caches.walkCaches ?? SCENARIO_DEFAULTS.walkCaches,
+          nestedTlb: raw.caches.nestedTlb ?? SCENARIO_DEFAULTS.nestedTlb,
+        };
 
   const scenario: Scenario = {
     format: SCENARIO_FORMAT,
@@ -172,7 +210,13 @@ export function readScenario(json: unknown, source?: string, options: ReadOption
     host,
     nested,
     memory: raw.memory,
-    accesses: raw.accesses.map((access) => ({ ...access, cpl: access.cpl as Cpl })),
+    accesses: (raw.accesses ?? []).map(({ value, ...access }) => ({
+      ...access,
+      cpl: access.cpl as Cpl,
+      ...(value === undefined ? {} : { value }),
+    })),
+    ...(caches === undefined ? {} : { caches }),
+    ...(steps === undefined ? {} : { steps }),
   };
   issues.push(...scenarioProblems(scenario, issues.length === 0));
   if (issues.length > 0) throw new DocumentError(issues, source);
@@ -236,8 +280,22 @@ function scenarioProblems(scenario: Scenario, rootGiven: boolean): DocumentIssue
     }
   }
 
-  if (scenario.nested.enabled && rootGiven) issues.push(...rootProblems(scenario, physLimit));
+  if (scenario.nested.enabled && rootGiven) {
+    issues.push(...rootProblems(scenario.vendor, scenario.cpu, scenario.nested.root, 'nested.root'));
+  }
   issues.push(...memoryProblems(scenario.memory, maxPhys));
+  scenario.steps?.forEach((step, i) => {
+    // A world switch loads its root as VMRUN (nCR3) or VM entry (EPTP) would (APM vol. 2 §15.5.1,
+    // SDM vol. 3C §27.2.1.1); a store writes host-physical memory, which ends at MAXPHYADDR.
+    if (step.step === 'world-switch' && step.root !== undefined) {
+      issues.push(...rootProblems(scenario.vendor, scenario.cpu, step.root, `steps[${i}].root`));
+    } else if (step.step === 'store' && step.address + 8n > physLimit) {
+      issues.push({
+        path: `steps[${i}].address`,
+        message: `0x${step.address.toString(16)} lies beyond the ${maxPhys}-bit physical address space (MAXPHYADDR)`,
+      });
+    }
+  });
 
   // Outside IA-32e mode linear addresses are 32 bits wide (SDM vol. 3A §3.3.6, §4.1.1).
   if (registersValid && mode !== PagingMode.Level4 && mode !== PagingMode.Level5) {
@@ -254,17 +312,15 @@ function scenarioProblems(scenario: Scenario, rootGiven: boolean): DocumentIssue
 }
 
 /** The nested root: AMD nCR3 or Intel EPTP, as VMRUN (APM vol. 2 §15.5.1) and VM entry (SDM vol. 3C §27.2.1.1) check it. */
-function rootProblems(scenario: Scenario, physLimit: bigint): DocumentIssue[] {
-  const root = scenario.nested.root ?? 0n;
+function rootProblems(vendor: Vendor, cpu: CpuConfig, root: bigint, path: string): DocumentIssue[] {
   const issues: DocumentIssue[] = [];
-  const path = 'nested.root';
-  if (root >= physLimit) {
+  if (root >= 1n << BigInt(cpu.maxPhysicalAddressBits)) {
     issues.push({
       path,
-      message: `${hex(root)} sets bits at or above MAXPHYADDR (${scenario.cpu.maxPhysicalAddressBits})`,
+      message: `${hex(root)} sets bits at or above MAXPHYADDR (${cpu.maxPhysicalAddressBits})`,
     });
   }
-  if (scenario.vendor === 'intel') {
+  if (vendor === 'intel') {
     // EPTP format, SDM vol. 3C §25.6.11 (Table 25-9): memory type UC (0) or WB (6); walk length 4
     // or 5; A/D enable only when the CPU supports it; bits 11:8 reserved.
     const memoryType = Number(root & 0x7n);
@@ -281,7 +337,7 @@ function rootProblems(scenario: Scenario, physLimit: bigint): DocumentIssue[] {
         message: `EPTP page-walk length (bits 5:3, minus one) is ${walkLength}; expected 4 or 5`,
       });
     }
-    if ((root & 0x40n) !== 0n && !scenario.cpu.eptAccessedDirty) {
+    if ((root & 0x40n) !== 0n && !cpu.eptAccessedDirty) {
       issues.push({
         path,
         message:

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DocumentError } from '@hvsim/errors';
-import { PageSize, skylakeTlb, WalkEntry } from '@hvsim/tlb-tagged';
+import { goldenCoveTlb, PageSize, skylakeTlb, WalkEntry, zen4Tlb, zen5Tlb, zenTlb } from '@hvsim/tlb-tagged';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './config.js';
 import { cachesOf, defaultWalkCache } from './machine.js';
@@ -51,7 +51,8 @@ describe('parseConfig', () => {
           path: 'tlb',
           line: 3,
           column: 6,
-          message: 'expected "skylake", "zen", "none" or a TLB geometry, got "haswell"',
+          message:
+            'expected "skylake", "golden-cove", "zen", "zen4", "zen5", "none" or a TLB geometry, got "haswell"',
         },
       ].sort(
         (a, b) => issues.findIndex((i) => i.path === a.path) - issues.findIndex((i) => i.path === b.path),
@@ -67,7 +68,7 @@ describe('parseConfig', () => {
       },
     ]);
     expect(message.split('\n')).toContain(
-      'my.yaml: line 3, column 6: tlb: expected "skylake", "zen", "none" or a TLB geometry, got "haswell"',
+      'my.yaml: line 3, column 6: tlb: expected "skylake", "golden-cove", "zen", "zen4", "zen5", "none" or a TLB geometry, got "haswell"',
     );
   });
 
@@ -136,6 +137,10 @@ describe('parseConfig', () => {
 describe('TLB and walk-cache geometry', () => {
   it('maps a preset name to tlb-tagged’s preset and a written geometry to page sizes and policies', () => {
     expect(cachesOf(parseConfig('mmu: native')).tlb).toBe(skylakeTlb.config);
+    const named = { 'golden-cove': goldenCoveTlb, zen: zenTlb, zen4: zen4Tlb, zen5: zen5Tlb };
+    for (const [name, preset] of Object.entries(named)) {
+      expect(cachesOf(parseConfig(`mmu: native\ntlb: ${name}`)).tlb).toBe(preset.config);
+    }
     expect(cachesOf(parseConfig('mmu: native')).walkCache).toBe(defaultWalkCache);
     expect(cachesOf(parseConfig('mmu: native\nwalkCache: none')).walkCache).toBeUndefined();
     const config = parseConfig(

@@ -1,4 +1,5 @@
 import { DocumentError, type DocumentIssue, formatPath } from '@hvsim/errors';
+import { type TlbPresetName, tlbPresets } from '@hvsim/tlb-tagged';
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
 
@@ -6,7 +7,8 @@ import { z } from 'zod';
  * The machine configuration: a JSON or YAML document (YAML 1.2 reads JSON as it is, so one parser
  * serves both and every error gets a line and column) checked against a zod schema. An error names
  * the source, the line and column of the bad node, and its JSON path:
- * `my.yaml: line 4, column 8: tlb: expected "skylake", "zen", "none" or a TLB geometry, got "haswell"`.
+ * `my.yaml: line 4, column 8: tlb: expected "skylake", "golden-cove", "zen", "zen4", "zen5", "none" or a
+ * TLB geometry, got "haswell"`.
  */
 
 /** A message naming what was expected and what was found, for a missing or mistyped field. */
@@ -32,6 +34,10 @@ function describe(value: unknown): string {
   const text = JSON.stringify(value);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
+
+/** The TLB presets a configuration may name: @hvsim/tlb-tagged's, so a new preset needs no edit here. */
+const TLB_PRESET_NAMES = Object.keys(tlbPresets) as [TlbPresetName, ...TlbPresetName[]];
+const tlbPresetList = TLB_PRESET_NAMES.map((n) => `"${n}"`).join(', ');
 
 const positiveInt = (what: string) => z.int(expecting(what)).min(1, { error: `expected ${what}` });
 const nonNegative = (what: string) => z.number(expecting(what)).nonnegative({ error: `expected ${what}` });
@@ -144,11 +150,10 @@ export const configSchema = z
       idPoolSize: positiveInt('a positive number of ids').optional(),
       /** Physical CPUs. */
       cpus: positiveInt('a positive number of CPUs').default(1),
-      /** A TLB preset (`skylake`, `zen`, `none`) or a geometry. */
+      /** A TLB preset (`skylake`, `golden-cove`, `zen`, `zen4`, `zen5`, `none`) or a geometry. */
       tlb: z
-        .union([z.enum(['skylake', 'zen', 'none']), tlbGeometrySchema], {
-          error: (issue) =>
-            `expected "skylake", "zen", "none" or a TLB geometry, got ${describe(issue.input)}`,
+        .union([z.enum(TLB_PRESET_NAMES), tlbGeometrySchema], {
+          error: (issue) => `expected ${tlbPresetList} or a TLB geometry, got ${describe(issue.input)}`,
         })
         .default('skylake'),
       /** The guest walk's paging-structure cache: `default`, `none` or a geometry. */

@@ -25,6 +25,8 @@ export {
   type SimConfig,
   type SimConfigInput,
 } from './config.js';
+/** The TLB levels and exit kinds every CSV of hvsim's runs has a column for, so that any two line up. */
+export { REPORT_CSV_COLUMNS } from './csv-columns.js';
 /** Assembling the machine a configuration describes. */
 export {
   assemble,

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { describeFileError } from '@hvsim/errors';
 import { parseConfig, type SimConfig } from './config.js';
 
 /** The folder of the built-in presets: one YAML file each, for a user to copy and edit. */
@@ -50,9 +51,7 @@ export async function loadConfig(fileOrPreset: string): Promise<SimConfig> {
   try {
     text = await readFile(fileOrPreset, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file or directory' : (error as Error).message;
-    throw new Error(`cannot read ${fileOrPreset}: ${why}`);
+    throw new Error(`cannot read ${fileOrPreset}: ${describeFileError(error)}`);
   }
   return parseConfig(text, fileOrPreset);
 }

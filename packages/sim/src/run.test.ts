@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderJson } from '@hvsim/report';
+import { HvsimEncoder, TraceKind } from '@hvsim/traces';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compare, parseSweepAxis, sweep, sweepGrid } from './compare.js';
 import { parseConfig } from './config.js';
@@ -117,6 +118,15 @@ describe('runs', () => {
       12,
     );
     expect(report.workload).toMatchObject({ name: 'zipf', seed: 1 });
+    expect(report.workload.description).toMatch(/ \(4,000 accesses asked for\)$/);
+  });
+
+  it('count the accesses a churn makes: the round it is in finished, up to 115 past those asked for', async () => {
+    // A round: 16 child accesses, 4 of the shell's, 32 fetches of the new image, 64 heap writes.
+    const churn: WorkloadSpec = { kind: 'workload', name: 'process-churn', accesses: 1000 };
+    const run = await runConfig(loadPreset('native'), churn);
+    expect(run.workloadAccesses).toBeGreaterThanOrEqual(1000);
+    expect(run.workloadAccesses).toBeLessThanOrEqual(1000 + 115);
   });
 
   it('reject an unknown workload by naming the ones there are', async () => {
@@ -145,6 +155,23 @@ describe('runs', () => {
     // From the third record on: the store and the modify, three accesses.
     const tail = await runConfig(loadPreset('native'), { kind: 'trace', path, skip: 2 });
     expect(tail.guest.accesses).toBe(3);
+  });
+
+  it('measure progress on a compressed hvsim trace by its records, not by its bytes, all read at once', async () => {
+    // 200,000 loads a cache line apart: four batches, in a file of a few kilobytes.
+    const encoder = new HvsimEncoder();
+    for (let i = 0; i < 200_000; i++) encoder.push(TraceKind.Load, 0x1000_0000 + 64 * i, 0, 8);
+    encoder.finish();
+    const path = join(work, 'loads.hvt');
+    writeFileSync(path, encoder.takeBytes());
+    const size = statSync(path).size;
+    expect(size).toBeLessThan(1 << 20); // one read takes the whole file
+    const progress: number[] = [];
+    await runConfig(loadPreset('native'), { kind: 'trace', path }, { onProgress: (n) => progress.push(n) });
+    expect(progress.length).toBeGreaterThan(2);
+    expect(progress[0]).toBeLessThan(size / 2);
+    expect(progress.at(-1)).toBe(size);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]).toBeGreaterThanOrEqual(progress[i - 1]);
   });
 });
 

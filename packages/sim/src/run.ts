@@ -1,6 +1,6 @@
 import { PagingMode } from '@hvsim/cpu-core';
 import { REPORT_FORMAT, type ReportDocument, type RunReport } from '@hvsim/report';
-import { openTrace, type TraceFormat, windowBatches } from '@hvsim/traces';
+import { openTrace, type TraceFormat, type TraceReader, windowBatches } from '@hvsim/traces';
 import { GuestOs, runTrace, type WorkloadName, workloadNames, workloads } from '@hvsim/workloads';
 import { collectRun, withOverheads } from './collect.js';
 import type { SimConfig } from './config.js';
@@ -35,8 +35,10 @@ export interface RunOptions {
   readonly seed?: number;
   /**
    * Called now and then with the work done so far in this run: guest accesses for a workload; for a
-   * trace, bytes of the trace file read (summed over the VMs, each of which reads the whole file), so
-   * that against the file's size it gives a fraction done.
+   * trace, how far through the file each VM's reader is, in bytes of the file (summed over the VMs,
+   * each of which reads the whole file), so that against the file's size it gives a fraction done.
+   * A trace that counts its records (hvsim format version 2) is measured by its records read: its
+   * compressed bytes are all read long before its records are.
    */
   readonly onProgress?: (done: number) => void;
 }
@@ -112,7 +114,7 @@ export async function runConfig(
         const progress = report ? progressOf(v) : null;
         return runTrace(os, os.createProcess(), turns.take(v, batches), {
           cpu: 0,
-          ...(progress === null ? {} : { onProgress: () => progress(reader.bytesRead) }),
+          ...(progress === null ? {} : { onProgress: () => progress(traceProgress(reader)) }),
         });
       }),
     );
@@ -123,6 +125,14 @@ export async function runConfig(
       guest[name] = (guest[name] ?? 0) + value;
   }
   return collectRun(machine, guest);
+}
+
+/** How far `reader` is through its trace, in bytes of the file (see `RunOptions.onProgress`). */
+function traceProgress(reader: TraceReader): number {
+  const records = reader.totalRecords;
+  const bytes = reader.totalBytes;
+  if (records === null || records === 0 || bytes === null) return reader.bytesRead;
+  return Math.round(Math.min(1, reader.recordsRead / records) * bytes);
 }
 
 /**
@@ -189,7 +199,7 @@ export function describeWorkload(spec: WorkloadSpec, seed: number): ReportDocume
   }
   const workload = builtin(spec.name);
   const params = [
-    spec.accesses === undefined ? null : `${spec.accesses} accesses`,
+    spec.accesses === undefined ? null : `${spec.accesses.toLocaleString('en-US')} accesses asked for`,
     spec.workingSetBytes === undefined ? null : `${spec.workingSetBytes} bytes working set`,
   ].filter((p) => p !== null);
   return {

@@ -1,4 +1,5 @@
 import {
+  goldenCoveTlb,
   PageSize,
   type ReplacementPolicy,
   skylakeTlb,
@@ -7,6 +8,8 @@ import {
   type TlbHierarchyConfig,
   TranslationCache,
   type TranslationCacheConfig,
+  zen4Tlb,
+  zen5Tlb,
   zenTlb,
 } from '@hvsim/tlb-tagged';
 import { describeTlbContract, type OrganizationUnderTest } from './tlb-contract.js';
@@ -125,6 +128,9 @@ const organizations: OrganizationUnderTest[] = [
   }),
   hierarchy('Skylake-class preset', skylakeTlb.config),
   hierarchy('Zen-class preset', zenTlb.config),
+  hierarchy('Golden Cove-class preset', goldenCoveTlb.config),
+  hierarchy('Zen 4-class preset', zen4Tlb.config),
+  hierarchy('Zen 5-class preset', zen5Tlb.config),
 ];
 
 for (const org of organizations) describeTlbContract(org);

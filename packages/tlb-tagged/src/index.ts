@@ -37,7 +37,17 @@ export {
 /** Permission bits of cached translations (`@hvsim/cpu-core`'s `Perm`, re-exported) and the requirements lookups check. */
 export { Need, PERM_MASK, Perm, permClear } from './perm.js';
 /** Presets matching real parts, with their sources, and the no-TLB reference. */
-export { noTlb, skylakeTlb, type TlbPreset, tlbPresets, zenTlb } from './presets.js';
+export {
+  goldenCoveTlb,
+  noTlb,
+  skylakeTlb,
+  type TlbPreset,
+  type TlbPresetName,
+  tlbPresets,
+  zen4Tlb,
+  zen5Tlb,
+  zenTlb,
+} from './presets.js';
 /** Replacement policies (LRU, tree-PLRU, FIFO, seeded random). */
 export { ReplacementPolicy } from './replacement-policy.js';
 /** Context tags (ASID/VPID, PCID, nested root) and their handles. */

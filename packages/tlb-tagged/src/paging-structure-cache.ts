@@ -253,12 +253,12 @@ export class PagingStructureCache {
     return this.each((l) => l.flushAddress(asid, vpn));
   }
 
-  /** Removes every entry of `pcid` in `asid`, whatever the address (INVLPG, INVPCID type 0; SDM vol. 3A §4.10.4.1). */
   /** The entries that would be used for `vpn` under `ctx`, level by level (see `TaggedStore.flushLookup`). */
   flushLookup(ctx: number, vpn: number): number {
     return this.each((l) => l.flushLookup(ctx, vpn));
   }
 
+  /** Removes every entry of `pcid` in `asid`, whatever the address (INVLPG, INVPCID type 0; SDM vol. 3A §4.10.4.1). */
   flushAddressInPcid(asid: number, pcid: number, vpn: number, includeGlobals: boolean): number {
     return this.each((l) => l.flushAddressInPcid(asid, pcid, vpn, includeGlobals));
   }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { AccessKind } from './access-kind.js';
 import { PageSize } from './page-size.js';
 import { Need, Perm, permClear } from './perm.js';
-import { skylakeTlb, zenTlb } from './presets.js';
+import { goldenCoveTlb, skylakeTlb, zen4Tlb, zen5Tlb, zenTlb } from './presets.js';
 import { ReferenceTlb } from './reference-tlb.test-helper.js';
 import { ASID_NONE, TagTable } from './tag-table.js';
 import { TlbHierarchy } from './tlb-hierarchy.js';
@@ -259,6 +259,9 @@ const organizations: readonly [string, (tags: TagTable) => TlbOrganization][] = 
   ],
   ['Skylake-class preset', (t) => new TlbHierarchy(skylakeTlb.config, t)],
   ['Zen-class preset', (t) => new TlbHierarchy(zenTlb.config, t)],
+  ['Golden Cove-class preset', (t) => new TlbHierarchy(goldenCoveTlb.config, t)],
+  ['Zen 4-class preset', (t) => new TlbHierarchy(zen4Tlb.config, t)],
+  ['Zen 5-class preset', (t) => new TlbHierarchy(zen5Tlb.config, t)],
 ];
 
 describe('a TLB never returns what the reference would not', () => {

@@ -7,8 +7,9 @@ import { createReadStream, promises as fsp, fstatSync } from 'node:fs';
 import { pipeline, Readable } from 'node:stream';
 import { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip } from 'node:zlib';
-import { TraceError } from '@hvsim/errors';
+import { describeFileError, TraceError } from '@hvsim/errors';
 import { detectCompression } from './detect-format.js';
+import { HVSIM_HEADER_BYTES, hasHvsimMagic, hvsimBlockContent, hvsimVersion } from './hvsim-blocks.js';
 
 /** Where a trace comes from: a path (`-` = standard input), a Node stream or async iterable of chunks, or bytes. */
 export type TraceSource = string | NodeJS.ReadableStream | AsyncIterable<Uint8Array | string> | Uint8Array;
@@ -90,7 +91,7 @@ async function* rawChunks(
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return describeFileError(error);
 }
 
 /** An async iterator of chunks that can look ahead without consuming. */
@@ -165,8 +166,10 @@ const XZ_ERRORS: Record<string, string> = {
 };
 
 /**
- * The decompressed chunks of a source: raw, gunzipped or un-xz'd according to its magic bytes.
- * Decompression errors become TraceErrors naming the source and the decompressed offset.
+ * The content of a source: its bytes raw, gunzipped or un-xz'd according to its magic bytes, and
+ * when that content is an hvsim trace of version 2, its header followed by its blocks' records,
+ * decompressed (see hvsim-blocks.ts). Errors are TraceErrors naming the source and the offset in
+ * the (gzip- or xz-decompressed) content.
  */
 export async function* contentChunks(
   source: TraceSource,
@@ -175,10 +178,26 @@ export async function* contentChunks(
 ): AsyncGenerator<Uint8Array> {
   const raw = new Peekable(rawChunks(source, info, chunkBytes));
   const compression = detectCompression(await raw.peek(6));
-  if (compression === null) {
-    yield* raw;
-    return;
+  const content = new Peekable(
+    compression === null ? raw[Symbol.asyncIterator]() : decompressed(raw, compression, info, chunkBytes),
+  );
+  const head = await content.peek(HVSIM_HEADER_BYTES);
+  if (head.length >= 10 && hasHvsimMagic(head) && hvsimVersion(head) === 2) {
+    // The file's own size bounds the body only when no gzip or xz is around it.
+    const fileBytes = compression === null ? info.totalBytes : null;
+    yield* hvsimBlockContent(content[Symbol.asyncIterator](), info.name, fileBytes, chunkBytes);
+  } else {
+    yield* content;
   }
+}
+
+/** The decompressed chunks of `raw`; errors become TraceErrors naming the source and the decompressed offset. */
+async function* decompressed(
+  raw: Peekable,
+  compression: 'gzip' | 'xz',
+  info: SourceInfo,
+  chunkBytes: number,
+): AsyncGenerator<Uint8Array> {
   let out = 0;
   try {
     if (compression === 'gzip') {

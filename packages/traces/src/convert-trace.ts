@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { TraceError } from '@hvsim/errors';
+import { describeFileError, TraceError } from '@hvsim/errors';
 import type { TraceSource } from './byte-source.js';
 import { HvsimEncoder } from './hvsim-format.js';
 import { type OpenTraceOptions, openTrace } from './trace-reader.js';
@@ -26,7 +26,8 @@ export interface ConvertTraceOptions extends OpenTraceOptions {
 const WRITE_BYTES = 1 << 20;
 
 /**
- * Converts a trace of any readable format to hvsim's compact format at `output`, streaming. It is
+ * Converts a trace of any readable format to hvsim's compact format (version 2) at `output`,
+ * streaming; an hvsim trace of version 1 is converted too. It is
  * written to a temporary file beside `output` and renamed over it only when complete, so a failure
  * leaves nothing half-written.
  */
@@ -35,6 +36,14 @@ export async function convertTrace(
   output: string,
   options: ConvertTraceOptions = {},
 ): Promise<ConvertResult> {
+  const cannotWrite = (error: unknown): TraceError => {
+    const code = (error as { code?: unknown }).code;
+    const why = code === 'ENOENT' ? `the folder ${dirname(output)} does not exist` : describeFileError(error);
+    return new TraceError({ file: output }, `cannot write: ${why}`, { cause: error });
+  };
+  // Before any record is read: an output that cannot be is the caller's to fix.
+  const existing = await fsp.stat(output).catch(() => null);
+  if (existing?.isDirectory()) throw new TraceError({ file: output }, 'cannot write: it is a directory');
   const reader = openTrace(input, options);
   const temp = join(dirname(output), `.${basename(output)}.${randomBytes(6).toString('hex')}.tmp`);
   let handle: fsp.FileHandle;
@@ -42,29 +51,35 @@ export async function convertTrace(
     handle = await fsp.open(temp, 'wx');
   } catch (error) {
     await reader.close();
-    throw new TraceError({ file: output }, `cannot write: ${(error as Error).message}`, { cause: error });
+    throw cannotWrite(error);
   }
-  const encoder = new HvsimEncoder(WRITE_BYTES + (1 << 16));
+  const encoder = new HvsimEncoder();
   let bytes = 0;
-  const write = async (): Promise<void> => {
+  const write = async (chunk: Uint8Array, position?: number): Promise<void> => {
+    try {
+      await handle.write(chunk, 0, chunk.length, position ?? null);
+    } catch (error) {
+      throw cannotWrite(error);
+    }
+  };
+  const writeTaken = async (): Promise<void> => {
     const chunk = encoder.takeBytes();
     bytes += chunk.length;
-    try {
-      await handle.write(chunk);
-    } catch (error) {
-      throw new TraceError({ file: output }, `cannot write: ${(error as Error).message}`, { cause: error });
-    }
+    await write(chunk);
   };
   try {
     for await (const batch of reader) {
       encoder.pushBatch(batch);
-      if (encoder.pending >= WRITE_BYTES) await write();
+      if (encoder.pending >= WRITE_BYTES) await writeTaken();
       options.onProgress?.(encoder.records, reader.bytesRead, reader.totalBytes);
     }
-    encoder.finish();
-    await write();
+    const header = encoder.finish();
+    await writeTaken();
+    await write(header, 0); // over the placeholder, now that count and checksum are known
     await handle.close();
-    await fsp.rename(temp, output);
+    await fsp.rename(temp, output).catch((error) => {
+      throw cannotWrite(error);
+    });
   } catch (error) {
     await handle.close().catch(() => {});
     await fsp.rm(temp, { force: true });

@@ -1,6 +1,6 @@
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { looksLikeChampSim } from './champsim-decoder.js';
-import { HVSIM_MAGIC, hasHvsimMagic } from './hvsim-format.js';
+import { HVSIM_MAGIC, hasHvsimMagic } from './hvsim-blocks.js';
 import type { TraceFormat } from './trace-kind.js';
 
 /** A compression wrapped around a trace, told by its magic bytes. */

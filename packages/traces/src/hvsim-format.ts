@@ -1,14 +1,26 @@
 /**
- * hvsim's compact binary trace format, version 1 (specified in the package README, "The hvsim
- * trace format"): a 12-byte header, then one record per access, a tag byte (kind in bits 0-1, size
- * 1..62 in bits 2-7, 63 = size follows) and the zigzag LEB128 delta of the address from the previous
- * address of its stream (fetches, data), then an end marker with the record count.
+ * hvsim's compact binary trace format (specified in the package README, "The hvsim trace format").
+ * Records are the same in both versions: a tag byte (kind in bits 0-1, size 1..62 in bits 2-7, 63 =
+ * size follows) and the zigzag LEB128 delta of the address from the previous address of its stream
+ * (fetches, data). Version 1 is a 12-byte header, the records and an end marker with the record
+ * count; version 2 (written) is a 32-byte header with the count, then the records in brotli blocks
+ * (hvsim-blocks.ts), which the reader decompresses before this decoder sees them.
  *
  * Speed: the decoder reads a record without bounds checks while 16 bytes (the longest record) are
  * left; the file's last bytes are decoded from a zero-padded copy and checked against the real end.
  */
 
 import { TraceError } from '@hvsim/errors';
+import {
+  compressBlock,
+  crcOf,
+  HVSIM_BLOCK_BYTES,
+  HVSIM_HEADER_BYTES,
+  HVSIM_MAGIC,
+  HVSIM_VERSION,
+  hvsimHeader,
+  readU64,
+} from './hvsim-blocks.js';
 import type { RecordDecoder } from './record-decoder.js';
 import {
   MAX_ACCESS_SIZE,
@@ -19,32 +31,38 @@ import {
 } from './trace-batch.js';
 import { TraceKind } from './trace-kind.js';
 
-/** The 8 bytes an hvsim trace starts with: 0x89, then `HVTRACE` in ASCII. */
-export const HVSIM_MAGIC: readonly number[] = [0x89, 0x48, 0x56, 0x54, 0x52, 0x41, 0x43, 0x45];
-/** The format version this package writes and reads. */
-export const HVSIM_VERSION = 1;
-/** Bytes in the header: magic, version (u16 LE), flags (u16 LE, 0 in version 1). */
-export const HVSIM_HEADER_BYTES = 12;
+export { HVSIM_HEADER_BYTES, HVSIM_MAGIC, HVSIM_VERSION, hasHvsimMagic } from './hvsim-blocks.js';
+
+/** Bytes in the version-1 header: magic, version (u16 LE), flags (u16 LE, 0). */
+const V1_HEADER_BYTES = 12;
 /** The longest record: tag, a 10-byte delta and a 5-byte size. */
 export const HVSIM_MAX_RECORD_BYTES = 16;
 /** The size field value that says an explicit LEB128 size follows the delta. */
 const SIZE_FOLLOWS = 63;
 
-/** Whether `head` starts with the hvsim magic (a partial head that agrees so far counts). */
-export function hasHvsimMagic(head: Uint8Array): boolean {
-  if (head.length === 0) return false;
-  const n = Math.min(head.length, HVSIM_MAGIC.length);
-  for (let i = 0; i < n; i++) if (head[i] !== HVSIM_MAGIC[i]) return false;
-  return true;
+/** Options of {@link HvsimEncoder}. */
+export interface HvsimEncoderOptions {
+  /** Record bytes per compressed block (default and most 1 MiB; smaller only to test many blocks). */
+  blockBytes?: number;
 }
 
 /**
- * Writes hvsim format: {@link push} each access, take the bytes with {@link takeBytes} whenever
- * {@link pending} is large, and {@link finish} with the end marker.
+ * Writes hvsim format, version 2: {@link push} each access, take the bytes with {@link takeBytes}
+ * whenever {@link pending} is large, and {@link finish}. The first bytes taken start with a
+ * placeholder header; `finish` returns the real one, to write over the first
+ * {@link HVSIM_HEADER_BYTES} bytes (it is already in place when nothing was taken before `finish`).
  */
 export class HvsimEncoder {
+  /** Record bytes of the block being filled. */
+  declare private raw: Uint8Array;
+  declare private rawAt: number;
+  declare private readonly blockBytes: number;
+  /** Compressed bytes not yet taken (the header placeholder first). */
   declare private out: Uint8Array;
   declare private at: number;
+  declare private taken: boolean;
+  declare private bodyBytes: number;
+  declare private crc: number;
   declare private fetchLo: number;
   declare private fetchHi: number;
   declare private dataLo: number;
@@ -52,33 +70,37 @@ export class HvsimEncoder {
   /** Records written so far. */
   declare records: number;
 
-  constructor(capacity = 1 << 20) {
-    this.out = new Uint8Array(Math.max(capacity, 64));
-    this.at = 0;
+  constructor(options: HvsimEncoderOptions = {}) {
+    const blockBytes = options.blockBytes ?? HVSIM_BLOCK_BYTES;
+    if (!Number.isInteger(blockBytes) || blockBytes < 1 || blockBytes > HVSIM_BLOCK_BYTES) {
+      throw new RangeError(`blockBytes must be an integer in 1..${HVSIM_BLOCK_BYTES}, not ${blockBytes}`);
+    }
+    this.blockBytes = blockBytes;
+    this.raw = new Uint8Array(blockBytes + HVSIM_MAX_RECORD_BYTES);
+    this.rawAt = 0;
+    this.out = new Uint8Array(1 << 16);
+    this.out.set(hvsimHeader(0, 0, 0), 0);
+    this.at = HVSIM_HEADER_BYTES;
+    this.taken = false;
+    this.bodyBytes = 0;
+    this.crc = 0;
     this.fetchLo = 0;
     this.fetchHi = 0;
     this.dataLo = 0;
     this.dataHi = 0;
     this.records = 0;
-    this.out.set(HVSIM_MAGIC, 0);
-    this.out[8] = HVSIM_VERSION;
-    this.out[9] = 0;
-    this.out[10] = 0;
-    this.out[11] = 0;
-    this.at = HVSIM_HEADER_BYTES;
   }
 
-  /** Bytes written and not yet taken. */
+  /** Compressed bytes written and not yet taken. */
   get pending(): number {
     return this.at;
   }
 
-  /** Appends one access (`kind` a TraceKind, `size` 1..MAX_ACCESS_SIZE); the buffer grows if needed. */
+  /** Appends one access (`kind` a TraceKind, `size` 1..MAX_ACCESS_SIZE). */
   push(kind: number, lo: number, hi: number, size: number): void {
     if (!(size >= 1 && size <= MAX_ACCESS_SIZE) || !(kind >= 0 && kind <= 3)) this.badRecord(kind, size);
-    if (this.at + HVSIM_MAX_RECORD_BYTES > this.out.length) this.grow();
-    const out = this.out;
-    let at = this.at;
+    const out = this.raw;
+    let at = this.rawAt;
     let plo: number;
     let phi: number;
     if (kind === TraceKind.Fetch) {
@@ -114,8 +136,9 @@ export class HvsimEncoder {
       }
       out[at++] = s;
     }
-    this.at = at;
+    this.rawAt = at;
     this.records++;
+    if (at >= this.blockBytes) this.flushBlock();
   }
 
   /** Appends every record of a batch. */
@@ -135,21 +158,35 @@ export class HvsimEncoder {
   takeBytes(): Uint8Array {
     const bytes = this.out.subarray(0, this.at);
     this.at = 0;
+    this.taken = true;
     return bytes;
   }
 
-  /** Appends the end marker (tag 0 and the record count); write nothing after it. */
-  finish(): void {
-    if (this.at + 16 > this.out.length) this.grow();
-    this.out[this.at++] = 0;
-    let lo = this.records >>> 0;
-    let hi = Math.floor(this.records / 2 ** 32);
-    while (hi !== 0 || lo >= 0x80) {
-      this.out[this.at++] = (lo & 0x7f) | 0x80;
-      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-      hi >>>= 7;
+  /**
+   * Compresses the last block and returns the header (record count, body length, CRC-32), to write
+   * over the placeholder at the start of the output; when nothing was taken yet it is also put in
+   * place. Push nothing after it.
+   */
+  finish(): Uint8Array {
+    this.flushBlock();
+    const header = hvsimHeader(this.records, this.bodyBytes, this.crc);
+    if (!this.taken) this.out.set(header, 0);
+    return header;
+  }
+
+  private flushBlock(): void {
+    if (this.rawAt === 0) return;
+    const block = compressBlock(this.raw.subarray(0, this.rawAt));
+    this.rawAt = 0;
+    if (this.at + block.length > this.out.length) {
+      const bigger = new Uint8Array(Math.max(this.out.length * 2, this.at + block.length));
+      bigger.set(this.out.subarray(0, this.at));
+      this.out = bigger;
     }
-    this.out[this.at++] = lo;
+    this.out.set(block, this.at);
+    this.at += block.length;
+    this.bodyBytes += block.length;
+    this.crc = crcOf(block, this.crc);
   }
 
   private badRecord(kind: number, size: number): never {
@@ -157,19 +194,21 @@ export class HvsimEncoder {
       `hvsim record ${this.records}: kind ${kind} (0..3) or size ${size} (1..${MAX_ACCESS_SIZE}) out of range`,
     );
   }
-
-  private grow(): void {
-    const bigger = new Uint8Array(this.out.length * 2);
-    bigger.set(this.out.subarray(0, this.at));
-    this.out = bigger;
-  }
 }
 
-/** Decodes hvsim format, checking the header, every tag, and the end marker's record count. */
+/**
+ * Decodes hvsim format, checking the header, every tag, and the record count: version 1's end
+ * marker, or version 2's header count (its blocks arrive decompressed, after the header).
+ */
 export class HvsimDecoder implements RecordDecoder {
   declare base: number;
   declare readonly file: string;
   declare private headerDone: boolean;
+  /** Version 2: no end marker, the count is the header's. */
+  declare private v2: boolean;
+  declare private expected: number;
+  /** The records a version-2 header counts (null before it is read, and for version 1). */
+  declare expectedRecords: number | null;
   declare private ended: boolean;
   /** Decoding the zero-padded copy of the last bytes: records must end by `realEnd`. */
   declare private final: boolean;
@@ -188,6 +227,9 @@ export class HvsimDecoder implements RecordDecoder {
     this.base = 0;
     this.file = file;
     this.headerDone = false;
+    this.v2 = false;
+    this.expected = 0;
+    this.expectedRecords = null;
     this.ended = false;
     this.final = false;
     this.realEnd = 0;
@@ -204,12 +246,13 @@ export class HvsimDecoder implements RecordDecoder {
     let p = pos;
     const end = this.final ? this.realEnd : bytes.length;
     if (!this.headerDone) {
-      if (end - p < HVSIM_HEADER_BYTES) {
-        if (this.final) this.fail(p, `too short for the ${HVSIM_HEADER_BYTES}-byte hvsim header`);
+      if (end - p < V1_HEADER_BYTES) {
+        if (this.final) this.fail(p, `too short for the ${V1_HEADER_BYTES}-byte hvsim header`);
         return p;
       }
-      this.readHeader(bytes, p);
-      p += HVSIM_HEADER_BYTES;
+      const length = this.readHeader(bytes, p, end);
+      if (length === 0) return p;
+      p += length;
     }
     if (this.ended) {
       if (p < end) this.fail(p, 'data after the end marker');
@@ -330,24 +373,45 @@ export class HvsimDecoder implements RecordDecoder {
     return p;
   }
 
-  private readHeader(bytes: Uint8Array, p: number): void {
+  /** The header's length (0: a version-2 header not all here yet); checks magic, version, flags. */
+  private readHeader(bytes: Uint8Array, p: number, end: number): number {
     for (let i = 0; i < HVSIM_MAGIC.length; i++) {
       if (bytes[p + i] !== HVSIM_MAGIC[i]) this.fail(p + i, 'not an hvsim trace (bad magic)');
     }
     const version = bytes[p + 8] | (bytes[p + 9] << 8);
-    if (version !== HVSIM_VERSION) {
+    if (version === 2) {
+      // Compression, flags, length and checksum were checked by hvsimBlockContent; the count is ours.
+      if (end - p < HVSIM_HEADER_BYTES) {
+        if (this.final) this.fail(p, `too short for the ${HVSIM_HEADER_BYTES}-byte hvsim header`);
+        return 0;
+      }
+      this.v2 = true;
+      this.expected = readU64(bytes, p + 12);
+      this.expectedRecords = this.expected;
+      this.headerDone = true;
+      return HVSIM_HEADER_BYTES;
+    }
+    if (version !== 1) {
       this.fail(
         p + 8,
-        `hvsim trace version ${version} is not supported (this reader knows version ${HVSIM_VERSION})`,
+        `hvsim trace version ${version} is not supported (this reader knows versions 1 and ${HVSIM_VERSION})`,
       );
     }
     const flags = bytes[p + 10] | (bytes[p + 11] << 8);
     if (flags !== 0) this.fail(p + 10, `unknown header flags 0x${flags.toString(16)} (version 1 has none)`);
     this.headerDone = true;
+    return V1_HEADER_BYTES;
   }
 
   private readEnd(bytes: Uint8Array, start: number, end: number): number {
     const tag = bytes[start];
+    if (this.v2) {
+      this.fail(
+        start,
+        `reserved tag 0x${tag.toString(16).padStart(2, '0')} (version 2 has no end marker)`,
+        this.records,
+      );
+    }
     if (tag !== 0) this.fail(start, `reserved tag 0x${tag.toString(16).padStart(2, '0')}`, this.records);
     let p = start + 1;
     // The count may sit in bytes not yet read: wait for them unless this is the end.
@@ -385,6 +449,7 @@ export class HvsimDecoder implements RecordDecoder {
       return null;
     }
     if (tail.length === 0 && this.headerDone) {
+      if (this.v2) return null;
       this.fail(0, `truncated: no end marker after record ${this.records}`, this.records);
     }
     const padded = new Uint8Array(tail.length + HVSIM_MAX_RECORD_BYTES);
@@ -395,6 +460,15 @@ export class HvsimDecoder implements RecordDecoder {
   }
 
   finish(): void {
+    if (this.v2) {
+      if (this.records !== this.expected) {
+        throw new TraceError(
+          { file: this.file, offset: 12 },
+          `the header counts ${this.expected} records but the blocks hold ${this.records}`,
+        );
+      }
+      return;
+    }
     if (!this.ended) this.fail(0, `truncated: no end marker after record ${this.records}`, this.records);
   }
 }

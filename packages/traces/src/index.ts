@@ -14,8 +14,14 @@ export {
 export { type ConvertResult, type ConvertTraceOptions, convertTrace } from './convert-trace.js';
 /** Tells a trace's compression and format from its first bytes. */
 export { detectCompression, detectTraceFormat, type TraceCompression } from './detect-format.js';
-/** hvsim's compact trace format, version 1: its constants and its writer. */
-export { HVSIM_HEADER_BYTES, HVSIM_MAGIC, HVSIM_VERSION, HvsimEncoder } from './hvsim-format.js';
+/** hvsim's compact trace format (writes version 2, reads 1 and 2): its constants and its writer. */
+export {
+  HVSIM_HEADER_BYTES,
+  HVSIM_MAGIC,
+  HVSIM_VERSION,
+  HvsimEncoder,
+  type HvsimEncoderOptions,
+} from './hvsim-format.js';
 /** A batch of records in reused typed arrays, and how accesses over 255 bytes become several records. */
 export { MAX_ACCESS_SIZE, MAX_RECORD_SIZE, SPLIT_PIECE, type TraceBatch } from './trace-batch.js';
 /** Record kinds (load, store, modify, fetch) and the format names. */

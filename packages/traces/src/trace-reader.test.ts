@@ -54,7 +54,7 @@ describe('detection', () => {
 describe('sources and errors', () => {
   it('reports a missing file, a directory, an empty file and an unknown format clearly', async () => {
     const missing = join(dir, 'no-such.trace');
-    expect((await failure(missing)).message).toMatch(/^\/.*no-such\.trace: cannot read: ENOENT/);
+    expect((await failure(missing)).message).toBe(`${missing}: cannot read: no such file or directory`);
     expect((await failure(dir)).message).toMatch(/: cannot read: it is a directory$/);
     const empty = join(dir, 'empty.trace');
     writeFileSync(empty, '');

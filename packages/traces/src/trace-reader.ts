@@ -43,6 +43,12 @@ export interface TraceReader extends AsyncIterable<TraceBatch> {
   readonly bytesRead: number;
   /** The raw size of the source when known (a file, bytes), for progress bars; null otherwise. */
   readonly totalBytes: number | null;
+  /**
+   * The records the trace holds when it says so (an hvsim trace of version 2, from its header, once
+   * the first batch is read); null otherwise. A better progress measure than bytes for a compressed
+   * file, whose bytes are all read long before its records.
+   */
+  readonly totalRecords: number | null;
   /** The input's name, as errors give it. */
   readonly name: string;
   /** Opens the source and detects the format without consuming records. */
@@ -154,6 +160,10 @@ class StreamTraceReader implements TraceReader, AsyncIterator<TraceBatch> {
 
   get name(): string {
     return this.info.name;
+  }
+
+  get totalRecords(): number | null {
+    return this.decoder instanceof HvsimDecoder ? this.decoder.expectedRecords : null;
   }
 
   ready(): Promise<TraceFormat> {

@@ -36,8 +36,8 @@ export {
   type SvmFeatureName,
   svmCpuid,
 } from './svm-capabilities.js';
-/** SVM as the hypervisor's extension (NPT, ASIDs, TLB_CONTROL, INVLPGA, #VMEXIT(NPF)). */
-export { SvmExtension, type SvmExtensionOptions } from './svm-extension.js';
+/** SVM as the hypervisor's extension (NPT, ASIDs, TLB_CONTROL, INVLPGA, #VMEXIT(NPF)), and the exit kind NPF is counted by. */
+export { NPT_EXIT_KINDS, SvmExtension, type SvmExtensionOptions } from './svm-extension.js';
 /** TLB_CONTROL on VMRUN (APM vol. 2 §15.16.1, Table 15-9). */
 export {
   applyTlbControl,

@@ -20,6 +20,9 @@ import {
 import { applyTlbControl, TlbControl } from './tlb-control.js';
 import { crWriteExitCode, exceptionExitCode, VmExitCode, vmExitCodeName } from './vmexit-code.js';
 
+/** The exit kind a nested page fault is counted by (#VMEXIT(NPF), APM vol. 2 §15.25.6). */
+export const NPT_EXIT_KINDS = { NestedPageFault: 'NPF' } as const;
+
 /** EXITINFO1 bit 63 (bit 31 of the high half) of a MOV CRx intercept with decode assists: the instruction was a MOV (APM vol. 2 §15.8.1). */
 const CR_MOV_VALID_HI = 0x8000_0000;
 
@@ -185,7 +188,7 @@ export class SvmExtension implements VirtualizationExtension {
       throw new Error('an SVM stage reported a non-NPF fault');
     return new ExitRecord(
       VMEXIT_NPF,
-      'NPF',
+      NPT_EXIT_KINDS.NestedPageFault,
       fault.infoLo >>> 0,
       fault.infoHi >>> 0,
       fault.guestPhysical,

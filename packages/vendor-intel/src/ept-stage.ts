@@ -195,6 +195,11 @@ export class EptStage implements NestedStage {
     this.cacheContext = options.nestedContext ?? this.walkCache?.tags.nestedContext(0) ?? 0;
   }
 
+  /** See `NestedStage.invalidateGuestPhysical`: the EPT paging-structure-cache entries for the page. */
+  invalidateGuestPhysical(guestPhysical: number): void {
+    this.walkCache?.flushLookup(this.cacheContext, Math.floor(guestPhysical / 4096));
+  }
+
   begin(linearLo: number, linearHi: number): void {
     this.linearLo = linearLo;
     this.linearHi = linearHi;

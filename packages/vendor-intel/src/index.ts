@@ -62,9 +62,14 @@ export {
 export { EntryControl, PinBasedControl, PrimaryControl, SecondaryControl } from './vmx-controls.js';
 /** Basic exit reasons (SDM vol. 3C Appendix C). */
 export { VM_ENTRY_FAILURE, VmxExitReason, vmxExitReasonName } from './vmx-exit-reason.js';
-/** VMX as the hypervisor's extension (EPT, VPIDs, INVEPT/INVVPID, EPT violations). */
-export { VmxExtension, type VmxExtensionOptions } from './vmx-extension.js';
+/** VMX as the hypervisor's extension (EPT, VPIDs, INVEPT/INVVPID, EPT violations), and the exit kinds EPT's faults are counted by. */
+export { EPT_EXIT_KINDS, VmxExtension, type VmxExtensionOptions } from './vmx-extension.js';
 /** VMsucceed, VMfail and the VM-instruction error numbers (SDM vol. 3C §31.2, §31.4). */
 export { VmInstructionError, VmxFault, type VmxInstructionResult, vmfail } from './vmx-result.js';
 /** VM entries and exits: the current VPID and EP4TA, and the VPID-0 invalidation without VPIDs. */
-export { type VmEntryOutcome, type VmxGuestTags, VmxWorldSwitch } from './world-switch.js';
+export {
+  invalidateVpidZero,
+  type VmEntryOutcome,
+  type VmxGuestTags,
+  VmxWorldSwitch,
+} from './world-switch.js';

@@ -1,4 +1,4 @@
-import { linearPageNumberOfBigInt } from '@hvsim/cpu-core';
+import { isCanonicalAddress, linearPageNumberOfBigInt } from '@hvsim/cpu-core';
 import { flushTargets, type TlbTargets } from '@hvsim/tlb-tagged';
 import { decodeEptp } from './ept-stage.js';
 import { resolveVmxCapabilities, type VmxCapabilities } from './vmx-capabilities.js';
@@ -127,10 +127,9 @@ export function invept(
   return vmfail(error, `INVEPT type ${type} is not supported`, current);
 }
 
-/** Whether `address` is canonical for a `bits`-bit linear-address space: bits 63:bits-1 all equal. */
+/** Whether `address` is canonical for a `bits`-bit linear-address space: bits 63:bits-1 all equal (cpu-core's rule). */
 export function isCanonical(address: bigint, bits: number): boolean {
-  const top = BigInt.asUintN(64, address) >> BigInt(bits - 1);
-  return top === 0n || top === (1n << BigInt(65 - bits)) - 1n;
+  return isCanonicalAddress(address, bits);
 }
 
 /**

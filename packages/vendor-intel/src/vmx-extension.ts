@@ -26,6 +26,13 @@ import {
   type VmxCapabilities,
 } from './vmx-capabilities.js';
 import { VmxExitReason } from './vmx-exit-reason.js';
+import { invalidateVpidZero } from './world-switch.js';
+
+/** The exit kinds EPT's faults are counted by (SDM vol. 3C §29.3.3: EPT violations and misconfigurations). */
+export const EPT_EXIT_KINDS = {
+  Violation: 'EPT violation',
+  Misconfiguration: 'EPT misconfiguration',
+} as const;
 
 /** EPT tables in host memory, every page readable, writable and executable with write-back memory type. */
 class EptTables implements NestedTables {
@@ -112,7 +119,7 @@ export class VmxExtension implements VirtualizationExtension {
       // all EP4TAs) the VM entry itself invalidates; guest-physical mappings are not VPID-tagged and
       // survive it (SDM vol. 3C §29.4.3.1). That is the whole flush a world switch asks for here:
       // there is no INVVPID (#UD without VPIDs), and no INVEPT, which the architecture does not make.
-      this.flushVpidZero(caches);
+      invalidateVpidZero(caches);
       if (flush === EntryFlush.All) return;
     }
     if (flush === EntryFlush.All) {
@@ -142,7 +149,7 @@ export class VmxExtension implements VirtualizationExtension {
   }
 
   exitGuest(caches: CpuTranslationCaches): void {
-    if (!this.tagged) this.flushVpidZero(caches);
+    if (!this.tagged) invalidateVpidZero(caches);
   }
 
   invalidateNested(caches: CpuTranslationCaches, tables: NestedTables): boolean {
@@ -245,7 +252,7 @@ export class VmxExtension implements VirtualizationExtension {
     if (fault.kind === NestedFaultKind.EptMisconfiguration) {
       return new ExitRecord(
         VmxExitReason.EptMisconfiguration,
-        'EPT misconfiguration',
+        EPT_EXIT_KINDS.Misconfiguration,
         0,
         0,
         fault.guestPhysical,
@@ -256,7 +263,7 @@ export class VmxExtension implements VirtualizationExtension {
     if (fault.kind !== NestedFaultKind.EptViolation) throw new Error('a VMX stage reported a non-EPT fault');
     return new ExitRecord(
       VmxExitReason.EptViolation,
-      'EPT violation',
+      EPT_EXIT_KINDS.Violation,
       fault.infoLo >>> 0,
       fault.infoHi >>> 0,
       fault.guestPhysical,
@@ -264,10 +271,6 @@ export class VmxExtension implements VirtualizationExtension {
       // Bits 3-6 clear: some entry of the walk grants nothing, i.e. was not present (Table 28-7).
       (fault.infoLo & 0x78) === 0,
     );
-  }
-
-  private flushVpidZero(caches: CpuTranslationCaches): void {
-    flushTargets(caches, false, (t) => t.flushAddressSpace(0));
   }
 }
 

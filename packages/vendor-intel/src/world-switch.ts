@@ -17,6 +17,16 @@ export interface VmxGuestTags {
   readonly ep4ta: number;
 }
 
+/**
+ * The invalidation every VM entry and VM exit makes when "enable VPID" is 0 (SDM vol. 3C §29.4.3.1;
+ * §28.3.3.1 in the 2016 edition): the linear and combined mappings of VPID 0000H, for all PCIDs and
+ * EP4TAs, in the TLB and walk cache. Guest-physical mappings are not VPID-tagged and survive it.
+ * Returns the number of entries removed.
+ */
+export function invalidateVpidZero(targets: TlbTargets): number {
+  return flushTargets(targets, false, (t) => t.flushAddressSpace(0));
+}
+
 /** The outcome of a VM entry. */
 export type VmEntryOutcome =
   | (VmxGuestTags & { readonly entered: true; readonly removed: number })
@@ -99,7 +109,7 @@ export class VmxWorldSwitch {
     }
     const secondary = effectiveSecondaryControls(vmcs);
     this.vpidEnabled = (secondary & SecondaryControl.EnableVpid) !== 0;
-    const removed = this.vpidEnabled ? 0 : this.flushVpidZero();
+    const removed = this.vpidEnabled ? 0 : invalidateVpidZero(this.targets);
     this.vmcs = vmcs;
     this.vpid = this.vpidEnabled ? vmcs.readNumber(VmcsField.Vpid) : 0;
     this.ep4ta = -1;
@@ -135,10 +145,6 @@ export class VmxWorldSwitch {
     this.vmcs = null;
     this.vpid = 0;
     this.ep4ta = -1;
-    return this.vpidEnabled ? 0 : this.flushVpidZero();
-  }
-
-  private flushVpidZero(): number {
-    return flushTargets(this.targets, false, (t) => t.flushAddressSpace(0));
+    return this.vpidEnabled ? 0 : invalidateVpidZero(this.targets);
   }
 }

@@ -50,8 +50,8 @@ export {
   type WalkViewOptions,
   type WalkViewPosition,
 } from './mount.js';
-/** The view as a self-contained HTML page. */
-export { type RenderOptions, renderDocumentHtml, renderWalkHtml } from './render-html.js';
+/** The view (or a sequence's) as a self-contained HTML page. */
+export { type RenderOptions, renderDocumentHtml, renderSequenceHtml, renderWalkHtml } from './render-html.js';
 /** Scenarios built from a few choices (the web app's form), with large-page variants. */
 export {
   type AccessSpec,
@@ -61,7 +61,18 @@ export {
   type MappingSpec,
   type ScenarioSpec,
 } from './scenario-builder.js';
-/** The view's style sheet. */
+/** A sequence with caches, step by step: each step's result, what it removed, what the caches hold. */
+export {
+  describeResult,
+  describeStep,
+  explainSequence,
+  mountSequenceView,
+  type SequenceStepView,
+  type SequenceViewDocument,
+  type SequenceViewHandle,
+  type SequenceViewOptions,
+} from './sequence-view.js';
+/** The view's style sheet (the walk view's and the sequence view's). */
 export { WALK_VIEW_CSS } from './styles.js';
 /** What an access leaves in the TLB levels, walk caches and nested TLB. */
 export { type TlbEntryView, type TlbStructureView, tlbConfigFor, viewTlb } from './tlb-view.js';

@@ -6,6 +6,7 @@ import {
   type WalkViewDocument,
 } from './document.js';
 import { mountWalkView } from './mount.js';
+import { explainSequence, mountSequenceView, type SequenceViewDocument } from './sequence-view.js';
 import { WALK_VIEW_CSS } from './styles.js';
 
 /** Options of `renderWalkHtml`: those of `explainScenario`. */
@@ -30,16 +31,31 @@ function scriptJson(value: unknown): string {
  * of `mountWalkView`, the code the web app runs) and the document as JSON. It makes no request.
  */
 export function renderDocumentHtml(doc: WalkViewDocument): string {
+  return page(doc.title, mountWalkView, doc, 'a page walk');
+}
+
+/**
+ * A self-contained HTML page of a sequence with caches (`explainSequence`): each step, what it
+ * removed and what the TLBs and walk caches hold after it, stepped through with `mountSequenceView`.
+ * `title` defaults to the scenario's name.
+ */
+export function renderSequenceHtml(scenario: Scenario, options: { readonly title?: string } = {}): string {
+  const doc: SequenceViewDocument = explainSequence(scenario, options.title);
+  return page(doc.title, mountSequenceView, doc, 'a sequence of steps');
+}
+
+/** The page: `mount`, a self-contained function, inlined as source and called on the document. */
+function page(title: string, mount: (...args: never[]) => unknown, doc: unknown, what: string): string {
   // Transpilers may wrap nested functions in a `__name` helper defined outside the function's
   // source (esbuild's keepNames, as tsx uses): give the inlined copy a harmless one.
-  const script = `var __name = function (f) { return f; };\n(${mountWalkView.toString()})(document.getElementById('walk-view'), ${scriptJson(doc)}, { pageKeys: true });`;
+  const script = `var __name = function (f) { return f; };\n(${mount.toString()})(document.getElementById('walk-view'), ${scriptJson(doc)}, { pageKeys: true });`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="hvsim">
-<title>${escapeHtml(doc.title)}</title>
+<title>${escapeHtml(title)}</title>
 <style>
 html { background: #ffffff; }
 body { margin: 0; background: #ffffff; color: #1b1b1f; }
@@ -48,7 +64,7 @@ ${WALK_VIEW_CSS}
 </style>
 </head>
 <body>
-<main id="walk-view"><noscript><p>This page steps through a page walk with JavaScript; turn it on to see it.</p></noscript></main>
+<main id="walk-view"><noscript><p>This page steps through ${what} with JavaScript; turn it on to see it.</p></noscript></main>
 <script>
 ${script.replace(/<\/script/gi, '<\\/script')}
 </script>

@@ -82,4 +82,13 @@ export const WALK_VIEW_CSS = `
   .hv-addr { font-size: 0.7rem; }
   .hv-grid th[scope="row"] { white-space: normal; width: 8rem; }
 }
+.hv-seq-steps { margin: 8px 0; padding-left: 2.2em; columns: 2 28ch; }
+.hv-seq-step { font: inherit; text-align: left; border: 0; background: none; color: var(--hv-text); padding: 1px 4px; cursor: pointer; }
+.hv-seq-step[aria-current="step"] { background: var(--hv-accent); color: #ffffff; border-radius: 3px; }
+.hv-seq-now table { border-collapse: collapse; margin: 0 0 10px; font-size: 0.9rem; }
+.hv-seq-now th, .hv-seq-now td { border: 1px solid var(--hv-line); padding: 2px 8px; text-align: left; }
+.hv-seq-now th { background: var(--hv-soft); }
+.hv-seq-removed td { color: var(--hv-fault); }
+.hv-seq-outcome { font-weight: 600; }
+.hv-seq-cached, .hv-seq-empty { color: var(--hv-muted); font-weight: normal; }
 `;

@@ -35,13 +35,17 @@ describe('DosBox', () => {
     expect(os.counters.pageFaults).toBe(0);
   });
 
-  it('reaches the HMA at FFFF:0010 with A20 on and wraps to 0 with A20 off', () => {
+  it('reaches the HMA at FFFF:0010 with A20 on; with A20 off the page tables translate it and physical bit 20 is cleared', () => {
     const { os, box, cpu } = setup();
     box.access(0, Segment.DS, 0xffff, 0x0010, AccessKind.Read);
-    expect(os.lastGuestPhysical).toBe(os.translate(box.process, 0x10_0000));
+    const hma = os.translate(box.process, 0x10_0000);
+    expect(os.lastGuestPhysical).toBe(hma);
+    // The A20 gate masks the physical address after translation, not the linear one (SDM vol. 3A
+    // §20.1.1): linear 0x100000 still goes where the task's tables map it.
     cpu.state.a20Enabled = false;
     box.access(0, Segment.DS, 0xffff, 0x0010, AccessKind.Read);
-    expect(os.lastGuestPhysical).toBe(os.translate(box.process, 0));
+    expect(os.lastGuestPhysical).toBe(hma - (hma & 0x10_0000));
+    expect(os.lastGuestPhysical).not.toBe(os.translate(box.process, 0));
   });
 
   for (const [name, mode] of [

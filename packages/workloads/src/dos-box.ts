@@ -51,7 +51,7 @@ export class DosBox {
     this.process = p;
     const rw = Prot.Read | Prot.Write | Prot.Exec;
     // Conventional memory (640 KiB), then upper memory up to the frame, the frame, the BIOS area
-    // and the HMA (FFFF:0010-FFFF:FFFF reaches 0x10FFEF with A20 on).
+    // and the HMA (FFFF:0010-FFFF:FFFF is linear 0x100000-0x10FFEF).
     os.mmap(p, 0xa_0000, rw, { address: 0, populate: true, huge: false });
     os.mmap(p, FRAME_LINEAR - 0xa_0000, rw, { address: 0xa_0000, huge: false });
     os.mmap(p, EMS_PHYSICAL_PAGES * EMS_PAGE_BYTES, rw, { address: FRAME_LINEAR, huge: false });
@@ -95,7 +95,8 @@ export class DosBox {
   /**
    * A virtual-8086 access at `selector`:`offset` through segment register `segment` on CPU `cpu`
    * (where the box runs): the segment is loaded the real-mode way and the linear address is
-   * selector × 16 + offset, with the A20 wrap when the gate is off (SDM vol. 3A §20.1.1).
+   * selector × 16 + offset; with the A20 gate off the physical address the task's tables give has bit
+   * 20 cleared (SDM vol. 3A §20.1.1).
    */
   access(cpu: number, segment: Segment, selector: number, offset: number, kind: AccessKind): TranslateStatus {
     const state = (this.os.cpus[cpu] as GuestCpu).state;
