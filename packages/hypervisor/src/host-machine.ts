@@ -47,7 +47,8 @@ export class HostMachine implements Host {
   readonly extension: VirtualizationExtension;
   readonly cpus: readonly PhysicalCpu<VirtualCpu>[];
   readonly vms: VirtualMachine[] = [];
-  readonly stats = new MachineStats();
+  /** The counters, charging by `costs`. */
+  readonly stats: MachineStats;
   readonly costs: CostModel;
   /** Whether translations are tagged by ASID/VPID (else every world switch flushes). */
   readonly tagging: boolean;
@@ -69,6 +70,7 @@ export class HostMachine implements Host {
     this.extension = ext;
     this.memory = new PhysicalMemory({ maxPhysicalAddressBits: options.maxPhysicalAddressBits ?? 48 });
     this.costs = checkCosts({ ...defaultCosts, ...options.costs });
+    this.stats = new MachineStats(this.costs);
     this.tagging = (options.tagging ?? ext.tagged) && ext.tagged;
     const poolSize = options.idPoolSize ?? ext.idsPerCpu;
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > ext.idsPerCpu) {

@@ -11,6 +11,7 @@ export interface Host {
   readonly memory: PhysicalMemory;
   readonly extension: VirtualizationExtension;
   readonly cpus: readonly PhysicalCpu[];
+  /** The counters; they charge by their own cost model (`MachineStats.costs`), which is `costs`. */
   readonly stats: MachineStats;
   readonly costs: CostModel;
   /** Whether translations are tagged by ASID/VPID (else every world switch flushes). */

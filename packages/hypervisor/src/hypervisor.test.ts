@@ -137,9 +137,12 @@ describe('HostMachine, VMs and vCPUs', () => {
     v[2].run(host.cpus[2]);
     v[2].stop();
     ext.log.length = 0;
+    const before = host.stats.cyclesBy();
     vm.shootdown(0x7000, v[0]);
     expect(host.stats.ipis).toBe(1);
     expect(ext.log.filter((l) => l.startsWith('invalidate')).length).toBe(3);
+    // The one IPI is charged, and nothing else is: no exit, no world switch.
+    expect(host.stats.cyclesBy()).toEqual({ ...before, ipis: before.ipis + host.costs.ipi });
   });
 
   it('charges the cost model: world switches, exit handling, population, walk references', () => {
@@ -159,6 +162,19 @@ describe('HostMachine, VMs and vCPUs', () => {
       c.worldSwitch / 2 +
       c.walkReference;
     expect(host.stats.cycles).toBe(expected);
+    // Each charge in its own part: two entries and one exit at half a round trip each, the NPF's
+    // handling, one page backed on the fault, two references.
+    expect(host.stats.cyclesBy()).toEqual({
+      tlbHits: [],
+      walkReferences: 2 * c.walkReference,
+      worldSwitches: (3 * c.worldSwitch) / 2,
+      exitHandling: { NPF: c.exitHandling },
+      pagePopulation: c.pagePopulate,
+      ipis: 0,
+      shadowFills: 0,
+      emulation: 0,
+    });
+    expect(host.stats.pagesPopulatedOnFault).toBe(1);
     expect(() => new HostMachine({ extension: new FakeExtension(), costs: { ipi: -1 } })).toThrow(
       /costs.ipi/,
     );

@@ -114,7 +114,7 @@ class NestedVcpuPaging implements VcpuPaging {
   ): TranslateStatus {
     const host = this.vm.host;
     const status = this.mmus.current(cpu).translate(lo, hi, access, who, out.translation);
-    host.stats.countTranslation(out.translation, host.costs);
+    host.stats.countTranslation(out.translation);
     return this.resolve(cpu, status, lo, hi, access, who, out);
   }
 
@@ -147,7 +147,7 @@ class NestedVcpuPaging implements VcpuPaging {
         vm.hostAddressOf(gpa) < 0
       ) {
         vm.populate(gpa);
-        host.stats.cycles += host.costs.pagePopulate;
+        host.stats.countPagePopulation();
       } else {
         port.resume();
         out.exit = report;
@@ -156,7 +156,7 @@ class NestedVcpuPaging implements VcpuPaging {
       out.resolvedExits++;
       port.resume();
       status = mmu.translate(lo, hi, access, who, t);
-      host.stats.countTranslation(t, host.costs);
+      host.stats.countTranslation(t);
     }
     return status;
   }
@@ -247,7 +247,7 @@ class NestedVcpuPaging implements VcpuPaging {
       }
       if (exit.action === ExitAction.Default) {
         vm.populate(gpa);
-        vm.host.stats.cycles += vm.host.costs.pagePopulate;
+        vm.host.stats.countPagePopulation();
       }
       this.port.resume();
     }

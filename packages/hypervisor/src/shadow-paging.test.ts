@@ -82,6 +82,10 @@ describe('shadow paging: hidden faults, true faults, accessed and dirty bits', (
     vcpu.access(0x40_0789, AccessKind.Read, out);
     expect(count(host, ExitKind.HiddenPageFault)).toBe(2);
     expect(out.resolvedExits).toBe(0);
+    // Each hidden fault is one fill, charged shadowFill beside the exit's handling.
+    expect(host.stats.shadowFills).toBe(2);
+    expect(host.stats.cyclesBy().shadowFills).toBe(2 * host.costs.shadowFill);
+    expect(host.stats.cyclesBy().exitHandling[ExitKind.HiddenPageFault]).toBe(2 * host.costs.exitHandling);
   });
 
   it('reflects a true fault with the error code and CR2 the guest tables give', () => {
@@ -108,9 +112,13 @@ describe('shadow paging: the guest tables are write-protected', () => {
     vcpu.access(0x40_0000, AccessKind.Read, out);
     const pte = tables[0].entryAddress(0x40_0000, 1) as number;
     const before = count(host, ExitKind.PageTableWrite);
+    const emulated = host.stats.emulations;
     // Remap the page to another frame: two stores (low and high word of the entry).
     tables[0].map(0x40_0000, 0x88_0000);
     expect(count(host, ExitKind.PageTableWrite)).toBe(before + 2);
+    // Each trapped store is emulated, and charged for it.
+    expect(host.stats.emulations).toBe(emulated + 2);
+    expect(host.stats.cyclesBy().emulation).toBe(host.stats.emulations * host.costs.emulation);
     expect(vcpu.readPhysical(pte) & 0xffff_f000).toBe(0x88_0000);
     // No INVLPG: the zapped leaf already forces a new walk (a correct kernel would INVLPG too).
     expect(vcpu.access(0x40_0010, AccessKind.Read, out)).toBe(TranslateStatus.Ok);

@@ -301,7 +301,7 @@ export class ShadowPaging implements PagingBackend {
    */
   emulateTableWrite(gpa: number, value: number): void {
     this.vm.guestMemory.writeWord(gpa, value);
-    this.vm.host.stats.cycles += this.vm.host.costs.emulation;
+    this.vm.host.stats.countEmulation();
     // 8-byte entries are keyed by their first word, 4-byte ones (32-bit paging) by their own address.
     this.zapEntry(gpa - (gpa % 8));
     if (gpa % 8 !== 0) this.zapEntry(gpa);
@@ -458,7 +458,7 @@ class ShadowVcpuPaging implements VcpuPaging {
     }
     this.mmu = mmu;
     const status = mmu.translate(lo, hi, access, who, out.translation);
-    host.stats.countTranslation(out.translation, host.costs);
+    host.stats.countTranslation(out.translation);
     return this.resolve(cpu, status, lo, hi, access, who, out);
   }
 
@@ -482,7 +482,7 @@ class ShadowVcpuPaging implements VcpuPaging {
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
         status = mmu.translate(lo, hi, access, who, t);
-        host.stats.countTranslation(t, host.costs);
+        host.stats.countTranslation(t);
       }
       if (status === TranslateStatus.Ok) return status;
       // #GP (a non-canonical address) is not intercepted: the guest takes it.
@@ -666,7 +666,7 @@ class ShadowVcpuPaging implements VcpuPaging {
       return Verdict.Retry;
     }
     if (emulate) {
-      shadow.vm.host.stats.cycles += shadow.vm.host.costs.emulation;
+      shadow.vm.host.stats.countEmulation();
       out.guestPhysical = gpa;
       out.hostPhysical = shadow.hostOf(gpa);
       out.pageShift = 12;
@@ -677,7 +677,7 @@ class ShadowVcpuPaging implements VcpuPaging {
     }
     const root = this.root;
     if (root !== null) shadow.fill(root, lo, h, linearPageNumber(lo, h, state), g, touched, shadowWritable);
-    shadow.vm.host.stats.cycles += shadow.vm.host.costs.shadowFill;
+    shadow.vm.host.stats.countShadowFill();
     port.resume();
     return Verdict.Retry;
   }

@@ -11,7 +11,7 @@ import {
   type WordMemory,
 } from '@hvsim/cpu-core';
 import { TranslateStatus } from '@hvsim/mmu-nested';
-import { type ExitReport, type GuestAccess, type GuestCpu, tlbHitCyclesByLevel } from '@hvsim/platform';
+import type { ExitReport, GuestAccess, GuestCpu } from '@hvsim/platform';
 import { ExitAction, ExitKind, VmExit } from './exits.js';
 import { type BackingPageSize, EntryFlush, type ExitEvent, type NestedTables } from './extension.js';
 import { grownToHold } from './grow.js';
@@ -245,8 +245,7 @@ export class VirtualMachine implements PagingVm {
     host.stats.shootdowns++;
     for (const vcpu of this.vcpus) {
       if (vcpu !== initiator && vcpu.cpu !== null) {
-        host.stats.ipis++;
-        host.stats.cycles += host.costs.ipi;
+        host.stats.countIpi();
       }
       vcpu.invalidatePage(linear, linearHi);
     }
@@ -280,8 +279,6 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
   private readonly pending = new Map<number, EntryFlush>();
   private lastCpu = -1;
   private currentId = 0;
-  /** Cycles of a TLB hit by level (`tlbHitCyclesByLevel` of the host's costs). */
-  private readonly hitCycles: Float64Array;
 
   constructor(
     vm: VirtualMachine,
@@ -292,7 +289,6 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     this.vm = vm;
     this.index = index;
     this.hostHandlers = hostHandlers;
-    this.hitCycles = tlbHitCyclesByLevel(vm.host.costs);
     const port: ExitPort = {
       takeExit: (kind, event, args) => this.takeExit(kind, event, args),
       dispatchExit: (kind, report) => this.dispatchExit(kind, report),
@@ -385,8 +381,7 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     const cpu = this.cpu;
     if (cpu !== null && cpu.index === cpuIndex) {
       const host = this.vm.host;
-      host.stats.ipis++;
-      host.stats.cycles += host.costs.ipi;
+      host.stats.countIpi();
       this.exitToHost(cpu, ExitKind.IpiKick);
       this.enter(cpu, this.currentId, flush);
       return;
@@ -423,7 +418,7 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     const t = out.translation;
     const status = mmu.translate(lo, hi, access, who, t);
     if (!t.tlbHit) return this.resolve(cpu, status, lo, hi, access, who, out);
-    stats.countTlbHit(this.hitCycles[t.tlbLevel]);
+    stats.countTlbHit(t.tlbLevel);
     out.status = TranslateStatus.Ok;
     return TranslateStatus.Ok;
   }
@@ -456,7 +451,7 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     out: GuestAccess,
   ): TranslateStatus {
     const host = this.vm.host;
-    host.stats.countTranslation(out.translation, host.costs);
+    host.stats.countTranslation(out.translation);
     const paging = this.paging;
     if (paging.resolve === undefined)
       throw new Error('a paging backend that sets `mmu` must implement `resolve` (paging-backend.ts)');
@@ -586,7 +581,7 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     const host = this.vm.host;
     const cpu = this.cpu as PhysicalCpu<VirtualCpu>;
     this.exitToHost(cpu, kind);
-    host.stats.cycles += host.costs.exitHandling;
+    host.stats.countExitHandling(kind);
     const exit = new VmExit(kind, report, args);
     if (!this.decide(this.vm.exitHandlers, exit)) this.decide(this.hostHandlers, exit);
     return exit;
@@ -620,8 +615,7 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     if (problem !== null) throw new Error(`VM entry of vCPU ${this.vm.id}.${this.index} fails: ${problem}`);
     host.extension.enterGuest(cpu.caches, id, this.vm.tables, flush);
     if (flush !== EntryFlush.None) host.stats.entryFlushes++;
-    host.stats.entries++;
-    host.stats.cycles += host.costs.worldSwitch / 2;
+    host.stats.countEntry();
     cpu.current = this;
     this.cpu = cpu;
   }
@@ -631,6 +625,5 @@ export class VirtualCpu implements GuestCpu, PagingVcpu, RunningGuest {
     host.extension.exitGuest(cpu.caches, this.currentId);
     cpu.current = null;
     host.stats.countExit(kind);
-    host.stats.cycles += host.costs.worldSwitch / 2;
   }
 }

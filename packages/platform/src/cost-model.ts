@@ -24,7 +24,11 @@ export interface CostModel {
   readonly worldSwitch: number;
   /**
    * Cycles the hypervisor spends handling an exit besides the switch itself: 1152, KVM's run loop
-   * around a trivial exit in the same LKML samples (576 cycles before VMRUN and 576 after).
+   * around a trivial exit in the same LKML samples (576 cycles before VMRUN and 576 after). Charged
+   * on each exit the hypervisor handles (nested faults, hidden and guest page faults, page-table
+   * writes, INVLPG, CR writes, hypercalls); an external-interrupt exit (the timer, a vCPU
+   * descheduled) and an IPI kick are charged the world switch only (assumption: the host's interrupt
+   * path is not modelled).
    */
   readonly exitHandling: number;
   /** Extra cycles to allocate, zero and map a backing page on a nested fault (assumption: 2000). */
@@ -61,9 +65,12 @@ export function tlbHitCycles(costs: CostModel, level: number): number {
   return hit.length === 0 ? 0 : hit[Math.min(level, hit.length - 1)];
 }
 
+/** How many levels a TLB hit can name (positions 0 to 15 of an access's path): the size of the by-level arrays. */
+export const TLB_HIT_LEVELS = 16;
+
 /** `tlbHitCycles` of every level a TLB hit can name (0 to 15), for a hit path that indexes rather than computes. */
 export function tlbHitCyclesByLevel(costs: CostModel): Float64Array {
-  return Float64Array.from({ length: 16 }, (_, level) => tlbHitCycles(costs, level));
+  return Float64Array.from({ length: TLB_HIT_LEVELS }, (_, level) => tlbHitCycles(costs, level));
 }
 
 /** Checks a cost model: every value a finite, non-negative number. Throws naming the bad field. */

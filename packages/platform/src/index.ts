@@ -8,10 +8,17 @@
  */
 
 /** Cycle costs with their sources. */
-export { type CostModel, checkCosts, defaultCosts, tlbHitCycles, tlbHitCyclesByLevel } from './cost-model.js';
+export {
+  type CostModel,
+  checkCosts,
+  defaultCosts,
+  TLB_HIT_LEVELS,
+  tlbHitCycles,
+  tlbHitCyclesByLevel,
+} from './cost-model.js';
 /** The seam a guest runs on, and the outcome of one access. */
 export { accessSegmented, ExitRecord, type ExitReport, GuestAccess, type GuestCpu } from './guest-cpu.js';
 /** The bare-metal baseline. */
 export { NativeCpu, NativeMachine, type NativeMachineOptions } from './native-machine.js';
 /** What a run did, counted. */
-export { MachineStats } from './stats.js';
+export { type CycleBreakdown, MachineStats } from './stats.js';

@@ -15,7 +15,7 @@ import {
 } from '@hvsim/cpu-core';
 import { NativeMmu, TranslateStatus } from '@hvsim/mmu-nested';
 import { buildCaches, type CpuCacheConfig } from '@hvsim/tlb-tagged';
-import { type CostModel, checkCosts, defaultCosts, tlbHitCyclesByLevel } from './cost-model.js';
+import { type CostModel, checkCosts, defaultCosts } from './cost-model.js';
 import type { GuestAccess, GuestCpu } from './guest-cpu.js';
 import { MachineStats } from './stats.js';
 
@@ -40,12 +40,14 @@ export interface NativeMachineOptions {
 export class NativeMachine {
   readonly memory: PhysicalMemory;
   readonly cpus: readonly NativeCpu[];
-  readonly stats = new MachineStats();
+  /** The counters, charging by `costs`. */
+  readonly stats: MachineStats;
   readonly costs: CostModel;
 
   constructor(options: NativeMachineOptions = {}) {
     this.memory = new PhysicalMemory({ maxPhysicalAddressBits: options.maxPhysicalAddressBits ?? 48 });
     this.costs = checkCosts({ ...defaultCosts, ...options.costs });
+    this.stats = new MachineStats(this.costs);
     const count = options.cpus ?? 1;
     if (!Number.isInteger(count) || count < 1)
       throw new RangeError(`cpus must be a positive integer, got ${count}`);
@@ -61,12 +63,9 @@ export class NativeCpu implements GuestCpu {
   readonly index: number;
   readonly state = new CpuState();
   readonly mmu: NativeMmu;
-  /** Cycles of a TLB hit by level (`tlbHitCyclesByLevel` of the machine's costs). */
-  private readonly hitCycles: Float64Array;
 
   constructor(machine: NativeMachine, index: number, caches: CpuCacheConfig | undefined) {
     this.machine = machine;
-    this.hitCycles = tlbHitCyclesByLevel(machine.costs);
     this.index = index;
     const built = buildCaches(caches);
     this.mmu = new NativeMmu(machine.memory, this.state, {
@@ -92,7 +91,7 @@ export class NativeCpu implements GuestCpu {
     const status = this.mmu.translate(lo, hi, access, privilege ?? explicitPrivilegeOf(this.state), t);
     // A TLB hit always completes (TranslateStatus.Ok); the rest is out of line.
     if (t.tlbHit) {
-      stats.countTlbHit(this.hitCycles[t.tlbLevel]);
+      stats.countTlbHit(t.tlbLevel);
       out.status = TranslateStatus.Ok;
       return TranslateStatus.Ok;
     }
@@ -102,7 +101,7 @@ export class NativeCpu implements GuestCpu {
   /** Counts and completes an access that walked. */
   private finishWalk(status: TranslateStatus, out: GuestAccess): TranslateStatus {
     const t = out.translation;
-    this.machine.stats.countTranslation(t, this.machine.costs);
+    this.machine.stats.countTranslation(t);
     if (status === TranslateStatus.PageFault) {
       const stats = this.machine.stats;
       stats.guestPageFaults++;
@@ -181,8 +180,7 @@ export class NativeCpu implements GuestCpu {
     machine.stats.shootdowns++;
     for (const cpu of machine.cpus) {
       if (cpu !== this) {
-        machine.stats.ipis++;
-        machine.stats.cycles += machine.costs.ipi;
+        machine.stats.countIpi();
       }
       cpu.invlpg(linear, linearHi);
     }

@@ -1,4 +1,4 @@
-import type { ReportDocument, RunReport } from './report-document.js';
+import type { CycleComponent, ReportDocument, RunReport } from './report-document.js';
 
 /*
  * What the table and the CSV show, in one place: the fixed figures of every run, then one column per
@@ -53,3 +53,15 @@ export function groupDigits(value: number): string {
 export function percent(value: number): string {
   return `${(value * 100).toFixed(1)}%`;
 }
+
+/** How the table, the CSV and the HTML name each component of `cyclesBy`, in `CYCLE_COMPONENTS` order. */
+export const COMPONENT_TITLES: Readonly<Record<CycleComponent, string>> = {
+  tlbHits: 'TLB hits',
+  walkReferences: 'walk refs',
+  worldSwitches: 'world switches',
+  exitHandling: 'exit handling',
+  pagePopulation: 'page population',
+  ipis: 'IPIs',
+  shadowFills: 'shadow fills',
+  emulation: 'emulation',
+};

@@ -1,5 +1,5 @@
 import { guestCounters } from './columns.js';
-import type { ReportDocument, RunReport } from './report-document.js';
+import { CYCLE_COMPONENTS, componentCycles, type ReportDocument, type RunReport } from './report-document.js';
 
 const FIXED: ReadonlyArray<readonly [string, (r: RunReport) => string | number | boolean | null]> = [
   ['config', (r) => r.config],
@@ -21,9 +21,19 @@ const FIXED: ReadonlyArray<readonly [string, (r: RunReport) => string | number |
   ['entry_flushes', (r) => r.entryFlushes],
   ['tlb_flushes', (r) => r.tlbFlushes],
   ['guest_page_faults', (r) => r.guestPageFaults],
+  ['pages_populated_on_fault', (r) => r.pagesPopulatedOnFault],
+  ['ipis', (r) => r.ipis],
+  ['shadow_fills', (r) => r.shadowFills],
+  ['emulations', (r) => r.emulations],
   ['cycles', (r) => r.cycles],
   ['cycles_per_access', (r) => r.cyclesPerAccess],
   ['overhead_vs_native', (r) => r.overheadVsNative],
+  // The breakdown, a column per component whether or not the report's runs spent anything on it, so
+  // every report has these columns (`cycles_tlb_hits`, ..., `cycles_emulation`); they add up to `cycles`.
+  ...CYCLE_COMPONENTS.map((c): readonly [string, (r: RunReport) => number] => [
+    `cycles_${columnName(c)}`,
+    (r) => componentCycles(r.cyclesBy, c),
+  ]),
 ];
 
 /**
@@ -55,12 +65,13 @@ const NO_COLUMNS: CsvColumns = { tlbLevels: [], exitKinds: [] };
 
 /**
  * The report as CSV (RFC 4180: comma-separated, CRLF line ends, fields quoted when they hold a
- * comma, quote or line break): a header of identifiers, then one row per configuration. After the
- * fixed columns come `tlb_hits_<level>` per TLB level, `exits_<kind>` per exit kind and
- * `guest_os_<counter>` per guest-kernel counter (names by `columnName`): those of `columns`, then
- * any other that a run of the report has. A cell a configuration lacks is empty, not 0: a level its
- * TLB hierarchy does not have, any exit kind of a native run (no hypervisor), a counter its guest
- * does not keep; and the overhead when there is no native run to compare with.
+ * comma, quote or line break): a header of identifiers, then one row per configuration. The fixed
+ * columns end with `cycles_<component>` for each component of `cyclesBy` (in every report, adding
+ * up to `cycles`). After the fixed columns come `tlb_hits_<level>` per TLB level, `exits_<kind>` per
+ * exit kind and `guest_os_<counter>` per guest-kernel counter (names by `columnName`): those of
+ * `columns`, then any other that a run of the report has. A cell a configuration lacks is empty, not
+ * 0: a level its TLB hierarchy does not have, any exit kind of a native run (no hypervisor), a
+ * counter its guest does not keep; and the overhead when there is no native run to compare with.
  */
 export function renderCsv(report: ReportDocument, columns: CsvColumns = NO_COLUMNS): string {
   const levels = [...columns.tlbLevels];

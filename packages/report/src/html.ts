@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { exitKinds, groupDigits, levelNames, percent } from './columns.js';
+import { COMPONENT_TITLES, exitKinds, groupDigits, levelNames, percent } from './columns.js';
 import { highlights } from './highlights.js';
-import type { ReportDocument } from './report-document.js';
+import {
+  CYCLE_COMPONENTS,
+  type CycleComponent,
+  componentCycles,
+  type ReportDocument,
+} from './report-document.js';
 
 /** Options of the HTML page. */
 export interface HtmlOptions {
@@ -91,6 +96,18 @@ const FIXED_COLOURS: Readonly<Record<string, string>> = {
   STLB: '#f28e2b',
 };
 
+/** The colour of each component of the cycles in the breakdown chart, the same in every report. */
+const COMPONENT_COLOURS: Readonly<Record<CycleComponent, string>> = {
+  tlbHits: '#59a14f',
+  walkReferences: '#4e79a7',
+  worldSwitches: '#bab0ac',
+  exitHandling: '#f28e2b',
+  pagePopulation: '#edc948',
+  ipis: '#b07aa1',
+  shadowFills: '#76b7b2',
+  emulation: '#e15759',
+};
+
 function colourOf(name: string): string {
   const fixed = FIXED_COLOURS[name];
   if (fixed !== undefined) return fixed;
@@ -103,8 +120,8 @@ function colourOf(name: string): string {
  * The report as one self-contained HTML page: Chart.js inline, the report's data inline, no request
  * to anywhere. Under the title, the sentences `highlights` finds (what the terminal demo prints).
  * Charts: estimated cycles per access by configuration (the headline, with the overhead
- * against native), VM exits by kind stacked, world switches and the flushes among them, memory
- * references per walk, and TLB hits by level; then the figures as a table. Deterministic: the same
+ * against native), where the cycles go (each component's share, stacked to 100%), VM exits by kind stacked, world switches and the flushes among them, memory
+ * references per walk, and TLB hits by level; then the figures as a table, and cycles per access by component as another. Deterministic: the same
  * report gives the same bytes (no timestamp).
  */
 export function renderHtml(report: ReportDocument, options: HtmlOptions = {}): string {
@@ -130,6 +147,19 @@ export function renderHtml(report: ReportDocument, options: HtmlOptions = {}): s
       colour: colourOf(kind),
       counts: report.runs.map((r) => r.exitsByKind[kind] ?? 0),
     })),
+    // Each component's share of each run's cycles (a stacked bar per run adds up to 100%), and its
+    // cycles per workload access for the tooltip: shares, because the runs differ by three orders of
+    // magnitude and a stack on a logarithmic axis would misstate its parts.
+    components: CYCLE_COMPONENTS.map((c) => ({
+      name: COMPONENT_TITLES[c],
+      colour: COMPONENT_COLOURS[c],
+      shares: report.runs.map((r) =>
+        r.cycles === 0 ? 0 : (100 * componentCycles(r.cyclesBy, c)) / r.cycles,
+      ),
+      perAccess: report.runs.map((r) =>
+        r.workloadAccesses === 0 ? 0 : componentCycles(r.cyclesBy, c) / r.workloadAccesses,
+      ),
+    })),
     levels: levels.map((name) => ({
       name,
       colour: colourOf(name),
@@ -144,6 +174,17 @@ export function renderHtml(report: ReportDocument, options: HtmlOptions = {}): s
         `<td>${r.referencesPerWalk.toFixed(2)}</td><td>${groupDigits(r.walkCacheHits)}</td>` +
         `<td>${groupDigits(r.exits)}</td><td>${groupDigits(r.worldSwitches)}</td><td>${groupDigits(r.tlbFlushes)}</td>` +
         `<td>${r.cyclesPerAccess.toFixed(2)}</td><td>${r.overheadVsNative === null ? '-' : `${r.overheadVsNative.toFixed(2)}x`}</td></tr>`,
+    )
+    .join('\n');
+  const perAccess = (cycles: number, accesses: number) => (accesses === 0 ? 0 : cycles / accesses).toFixed(2);
+  const costRows = report.runs
+    .map(
+      (r) =>
+        `<tr><th scope="row">${escapeHtml(r.config)}</th>` +
+        CYCLE_COMPONENTS.map(
+          (c) => `<td>${perAccess(componentCycles(r.cyclesBy, c), r.workloadAccesses)}</td>`,
+        ).join('') +
+        `<td>${perAccess(r.cycles, r.workloadAccesses)}</td></tr>`,
     )
     .join('\n');
   return `<!doctype html>
@@ -176,6 +217,7 @@ ${highlights(report)
   .join('\n')}
 <div class="grid">
 <figure class="wide"><figcaption>Estimated cycles per access</figcaption><p>Lower is better. The label is the overhead against the native run.</p><div class="chart"><canvas id="cycles"></canvas></div></figure>
+<figure class="wide"><figcaption>Where the cycles go</figcaption><p>Each configuration's estimated cycles by what the cost model charged them for, as a share of its total; the tooltip gives cycles per access. The parts add up to the total.</p><div class="chart"><canvas id="breakdown"></canvas></div></figure>
 <figure><figcaption>VM exits by kind</figcaption><p>What sends the guest back to the hypervisor.</p><div class="chart"><canvas id="exits"></canvas></div></figure>
 <figure><figcaption>World switches and TLB flushes</figcaption><p>Without tags, world switches flush the TLB; ASIDs and VPIDs keep it.</p><div class="chart"><canvas id="switches"></canvas></div></figure>
 <figure><figcaption>Memory references per walk</figcaption><p>A two-dimensional walk costs up to 24; large nested pages shorten it.</p><div class="chart"><canvas id="walks"></canvas></div></figure>
@@ -185,6 +227,12 @@ ${highlights(report)
 <thead><tr><th>configuration</th><th>description</th><th>accesses</th><th>TLB hits</th><th>walks</th><th>refs/walk</th><th>PWC hits</th><th>exits</th><th>switches</th><th>TLB flushes</th><th>cycles/access</th><th>vs native</th></tr></thead>
 <tbody>
 ${rows}
+</tbody>
+</table>
+<table>
+<thead><tr><th>cycles per access by</th>${CYCLE_COMPONENTS.map((c) => `<th>${escapeHtml(COMPONENT_TITLES[c])}</th>`).join('')}<th>total</th></tr></thead>
+<tbody>
+${costRows}
 </tbody>
 </table>
 <script id="report" type="application/json">${scriptJson(report)}</script>
@@ -219,6 +267,14 @@ ${rows}
     data: { labels: d.configs, datasets: [{ label: 'cycles per access', data: d.cyclesPerAccess, backgroundColor: d.configs.map(function (_, i) { return colour(i); }) }] },
     options: { plugins: { legend: { display: false } }, layout: { padding: { top: 18 } }, scales: { y: { type: d.logCycles ? 'logarithmic' : 'linear', beginAtZero: !d.logCycles, title: { display: true, text: d.logCycles ? 'cycles (log scale)' : 'cycles' } } } },
     plugins: [overheadLabel]
+  });
+  new Chart(document.getElementById('breakdown'), {
+    type: 'bar',
+    data: { labels: d.configs, datasets: d.components.map(function (c) { return { label: c.name, data: c.shares, backgroundColor: c.colour, perAccess: c.perAccess }; }) },
+    options: {
+      plugins: { tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ': ' + ctx.dataset.perAccess[ctx.dataIndex].toFixed(2) + ' cycles per access (' + ctx.parsed.y.toFixed(1) + '%)'; } } } },
+      scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, max: 100, title: { display: true, text: '% of cycles' } } }
+    }
   });
   new Chart(document.getElementById('exits'), {
     type: 'bar',

@@ -13,12 +13,18 @@ export { highlights } from './highlights.js';
 export { chartLibrarySource, type HtmlOptions, renderHtml } from './html.js';
 /** The report document, its schema and reader. */
 export {
+  CYCLE_COMPONENTS,
+  type CycleComponent,
+  type CyclesBy,
+  componentCycles,
   parseReport,
   REPORT_FORMAT,
   type ReportDocument,
   ReportFormatError,
+  type RunCosts,
   type RunReport,
   reportSchema,
+  sumCyclesBy,
   type TlbLevelReport,
 } from './report-document.js';
 /** Terminal tables. */

@@ -37,6 +37,31 @@ const native: RunReport = {
   entryFlushes: 0,
   tlbFlushes: 1,
   guestPageFaults: 10,
+  pagesPopulatedOnFault: 0,
+  ipis: 0,
+  shadowFills: 0,
+  emulations: 0,
+  costs: {
+    tlbHit: [0, 2],
+    walkReference: 12,
+    worldSwitch: 1360,
+    exitHandling: 1152,
+    pagePopulate: 2000,
+    ipi: 2000,
+    shadowFill: 1000,
+    emulation: 2500,
+  },
+  // 100 STLB hits at 2 cycles and 400 references at 12: 200 + 4,800 = 5,000.
+  cyclesBy: {
+    tlbHits: { 'L1 DTLB': 0, STLB: 200 },
+    walkReferences: 4800,
+    worldSwitches: 0,
+    exitHandling: {},
+    pagePopulation: 0,
+    ipis: 0,
+    shadowFills: 0,
+    emulation: 0,
+  },
   cycles: 5000,
   cyclesPerAccess: 5,
   overheadVsNative: 1,
@@ -67,6 +92,21 @@ const nested: RunReport = {
   worldSwitches: 31,
   entryFlushes: 31,
   tlbFlushes: 62,
+  pagesPopulatedOnFault: 20,
+  costs: { ...native.costs, walkReference: 1, worldSwitch: 20, exitHandling: 40, pagePopulate: 4.5 },
+  // 100 STLB hits at 2; 10,800 references at 1; 31 entries and 30 exits at half of 20; 20 NPFs
+  // handled at 40 (the timer's external interrupts are not); 20 pages at 4.5: 200 + 10,800 + 610 +
+  // 800 + 90 = 12,500.
+  cyclesBy: {
+    tlbHits: { 'L1 DTLB': 0, STLB: 200 },
+    walkReferences: 10800,
+    worldSwitches: 610,
+    exitHandling: { NPF: 800 },
+    pagePopulation: 90,
+    ipis: 0,
+    shadowFills: 0,
+    emulation: 0,
+  },
   cycles: 12500,
   cyclesPerAccess: 12.5,
   overheadVsNative: 2.5,
@@ -128,6 +168,42 @@ describe('renderTable', () => {
     expect(text).toContain('cycles/access is cycles over the workload');
   });
 
+  it('breaks cycles per access down by component, adding up to the total', () => {
+    const start = lines.findIndex((l) => l.startsWith('cycles/access by'));
+    expect(lines[start].split(/\s{2,}/)).toEqual([
+      'cycles/access by',
+      'TLB hits',
+      'walk refs',
+      'world switches',
+      'exit handling',
+      'page population',
+      'IPIs',
+      'shadow fills',
+      'emulation',
+      'total',
+    ]);
+    // Over 1,000 workload accesses: 200, 4,800 (native); 200, 10,800, 610, 800, 90 (nested).
+    expect(lines[start + 2].split(/\s{2,}/)).toEqual([
+      'native',
+      '0.20',
+      '4.80',
+      ...Array(6).fill('0.00'),
+      '5.00',
+    ]);
+    expect(lines[start + 3].split(/\s{2,}/)).toEqual([
+      'npt-4k, "untagged"',
+      '0.20',
+      '10.80',
+      '0.61',
+      '0.80',
+      '0.09',
+      '0.00',
+      '0.00',
+      '0.00',
+      '12.50',
+    ]);
+  });
+
   it('lists exits by kind for the runs that had any, kinds sorted', () => {
     const start = lines.findIndex((l) => l.startsWith('exits by kind'));
     expect(lines[start].split(/\s{2,}/)).toEqual(['exits by kind', 'NPF', 'external interrupt']);
@@ -150,13 +226,30 @@ describe('renderCsv', () => {
   it('has a header of fixed columns, then TLB levels, exit kinds and guest counters that occur', () => {
     expect(rows[0]).toBe(
       'config,mmu,vendor,tagged,backing,tlb,accesses,workload_accesses,tlb_hits,tlb_hit_rate,walks,walk_references,' +
-        'references_per_walk,walk_cache_hits,exits,world_switches,entry_flushes,tlb_flushes,guest_page_faults,cycles,' +
-        'cycles_per_access,overhead_vs_native,tlb_hits_l1_dtlb,tlb_hits_stlb,exits_npf,' +
+        'references_per_walk,walk_cache_hits,exits,world_switches,entry_flushes,tlb_flushes,guest_page_faults,' +
+        'pages_populated_on_fault,ipis,shadow_fills,emulations,cycles,cycles_per_access,overhead_vs_native,' +
+        'cycles_tlb_hits,cycles_walk_references,cycles_world_switches,cycles_exit_handling,cycles_page_population,' +
+        'cycles_ipis,cycles_shadow_fills,cycles_emulation,tlb_hits_l1_dtlb,tlb_hits_stlb,exits_npf,' +
         'exits_external_interrupt,guest_os_context_switches,guest_os_page_faults',
     );
     // Every header is an identifier.
     for (const name of rows[0].split(',')) expect(name).toMatch(/^[a-z][a-z0-9_]*$/);
     expect(rows).toHaveLength(4); // header, two runs, and the empty string after the last CRLF
+  });
+
+  it('has the breakdown columns in every report, adding up to the cycles column', () => {
+    const header = rows[0].split(',');
+    const alone = renderCsv({ ...report, runs: [native] })
+      .split('\r\n')[0]
+      .split(',');
+    const breakdown = header.filter((h) => h.startsWith('cycles_') && h !== 'cycles_per_access');
+    expect(breakdown).toHaveLength(8);
+    for (const name of breakdown) expect(alone).toContain(name);
+    // The first field is quoted with a comma inside: splitting at commas makes two of it.
+    const cells = rows[2].split(',').slice(1);
+    const at = (name: string) => Number(cells[header.indexOf(name)]);
+    expect(at('cycles_walk_references')).toBe(10800);
+    expect(breakdown.reduce((sum, name) => sum + at(name), 0)).toBe(at('cycles'));
   });
 
   it('names columns as identifiers: words split at spaces, slashes and camel-case humps', () => {
@@ -233,6 +326,20 @@ describe('renderJson and parseReport', () => {
     expect(() => parseReport(JSON.stringify({ ...report, format: 'hvsim.report/2' }))).toThrow(/format/);
     expect(() => parseReport('{', 'r.json')).toThrow(/^r\.json: invalid JSON/);
   });
+
+  it('refuses a breakdown that does not add up to the cycles, or that names other TLB levels', () => {
+    const bad = JSON.parse(renderJson(report));
+    bad.runs[1].cyclesBy.walkReferences = 10801;
+    expect(() => parseReport(JSON.stringify(bad), 'r.json')).toThrow(
+      /^r\.json: runs\[1\]\.cyclesBy: adds up to 12501 cycles, not the run's 12500$/,
+    );
+    const levels = JSON.parse(renderJson(report));
+    levels.runs[0].costs.tlbHit = [0];
+    levels.runs[0].cyclesBy.tlbHits = { STLB: 200, 'L1 DTLB': 0 };
+    expect(() => parseReport(JSON.stringify(levels), 'r.json')).toThrow(
+      /runs\[0\]\.costs\.tlbHit: has 1 costs for 2 TLB levels[^\n]*\n.*runs\[0\]\.cyclesBy\.tlbHits: names levels \["STLB","L1 DTLB"\]/,
+    );
+  });
 });
 
 describe('renderHtml', () => {
@@ -243,10 +350,19 @@ describe('renderHtml', () => {
     expect(html).toContain(chartLibrarySource().slice(0, 200));
     expect(chartLibrarySource()).toContain('Chart.js v4');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/i);
-    for (const id of ['cycles', 'exits', 'switches', 'walks', 'levels'])
+    for (const id of ['cycles', 'breakdown', 'exits', 'switches', 'walks', 'levels'])
       expect(html).toContain(`<canvas id="${id}">`);
     expect(html).toContain('"cyclesPerAccess":[5,12.5]');
     expect(html).toContain('{"kind":"NPF","colour":"#4e79a7","counts":[0,20]}');
+  });
+
+  it("stacks each run's cycles by component, as shares that add up to 100%", () => {
+    // Walk references: 4,800 of 5,000 (96%) and 10,800 of 12,500 (86.4%); 4.8 and 10.8 per access.
+    expect(html).toContain(
+      '{"name":"walk refs","colour":"#4e79a7","shares":[96,86.4],"perAccess":[4.8,10.8]}',
+    );
+    expect(html).toContain('<th>cycles per access by</th><th>TLB hits</th>');
+    expect(html).toContain('<tr><th scope="row">native</th><td>0.20</td><td>4.80</td>');
   });
 
   it('says under its title what the terminal says after its table: the highlights', () => {

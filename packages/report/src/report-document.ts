@@ -16,8 +16,85 @@ const tlbLevelSchema = z.object({
   hitRate: ratio,
 });
 
+/**
+ * The cost model a run was charged by (`CostModel` of @hvsim/platform, each value in cycles), with
+ * the TLB-hit costs given by level: `tlbHit[i]` is what a hit in `tlbLevels[i]` cost.
+ */
+const costsSchema = z.object({
+  /** Cycles of a hit in each TLB level, indexed like the run's `tlbLevels`. */
+  tlbHit: z.array(ratio),
+  /** Cycles per memory reference of a page walk. */
+  walkReference: ratio,
+  /** Cycles of a world-switch round trip, charged half on entry and half on exit. */
+  worldSwitch: ratio,
+  /** Cycles of the hypervisor's handling of an exit (not charged on external-interrupt or IPI-kick exits). */
+  exitHandling: ratio,
+  /** Cycles to back a guest page on a nested fault. */
+  pagePopulate: ratio,
+  /** Cycles of an inter-processor interrupt. */
+  ipi: ratio,
+  /** Cycles of a shadow-entry fill. */
+  shadowFill: ratio,
+  /** Cycles of an emulated access or guest page-table write. */
+  emulation: ratio,
+});
+
+/**
+ * A run's `cycles` by component; the parts add up to `cycles`. Each is a count of the run times a
+ * cost in `costs`, as the cost model charged it.
+ */
+const cyclesBySchema = z.object({
+  /** TLB hits by level name, in `tlbLevels`' order: that level's `hits` times `costs.tlbHit` of it. */
+  tlbHits: z.record(z.string(), ratio),
+  /** `walkReferences` times `costs.walkReference`. */
+  walkReferences: ratio,
+  /** `(worldSwitches + exits)` times `costs.worldSwitch / 2`: half a round trip on each entry and on each exit. */
+  worldSwitches: ratio,
+  /** By exit kind, sorted: the exits of each kind the hypervisor handled times `costs.exitHandling`. */
+  exitHandling: z.record(z.string(), ratio),
+  /** `pagesPopulatedOnFault` times `costs.pagePopulate`. */
+  pagePopulation: ratio,
+  /** `ipis` times `costs.ipi`. */
+  ipis: ratio,
+  /** `shadowFills` times `costs.shadowFill`. */
+  shadowFills: ratio,
+  /** `emulations` times `costs.emulation`. */
+  emulation: ratio,
+});
+
+/** The components of `cyclesBy` in order, with the TLB-hit and exit-handling parts summed. */
+export const CYCLE_COMPONENTS = [
+  'tlbHits',
+  'walkReferences',
+  'worldSwitches',
+  'exitHandling',
+  'pagePopulation',
+  'ipis',
+  'shadowFills',
+  'emulation',
+] as const;
+
+/** A component of `cyclesBy`. */
+export type CycleComponent = (typeof CYCLE_COMPONENTS)[number];
+
+/** The cycles of one component of `cyclesBy` (a by-level or by-kind part summed, in its order). */
+export function componentCycles(cyclesBy: CyclesBy, component: CycleComponent): number {
+  const part = cyclesBy[component];
+  if (typeof part === 'number') return part;
+  let sum = 0;
+  for (const value of Object.values(part)) sum += value;
+  return sum;
+}
+
+/** The sum of `cyclesBy`, in `CYCLE_COMPONENTS` order: what a run's `cycles` is. */
+export function sumCyclesBy(cyclesBy: CyclesBy): number {
+  let sum = 0;
+  for (const c of CYCLE_COMPONENTS) sum += componentCycles(cyclesBy, c);
+  return sum;
+}
+
 /** One configuration's run of a workload: what happened, counted, and what it costs by the cost model. */
-const runSchema = z.object({
+const runFields = z.object({
   /** The configuration's name (a preset name or a file's). */
   config: z.string(),
   /** One line on what the configuration is. */
@@ -73,7 +150,19 @@ const runSchema = z.object({
   tlbFlushes: count,
   /** Guest page faults the guest handled itself. */
   guestPageFaults: count,
-  /** Estimated cycles by the cost model. */
+  /** Guest pages the hypervisor backed on a nested fault (not those filled up front). */
+  pagesPopulatedOnFault: count,
+  /** Inter-processor interrupts: TLB shootdowns' and kicks of a running vCPU. */
+  ipis: count,
+  /** Shadow paging: shadow entries filled on hidden page faults. */
+  shadowFills: count,
+  /** Shadow paging: trapped accesses and guest page-table writes the hypervisor emulated. */
+  emulations: count,
+  /** The cost model the run was charged by. */
+  costs: costsSchema,
+  /** `cycles` by component; the parts add up to it. */
+  cyclesBy: cyclesBySchema,
+  /** Estimated cycles by the cost model: the sum of `cyclesBy`. */
   cycles: ratio,
   /** `cycles / workloadAccesses` (0 without accesses). */
   cyclesPerAccess: ratio,
@@ -81,6 +170,38 @@ const runSchema = z.object({
   overheadVsNative: ratio.nullable(),
   /** The guest operating system's own counters (page faults, context switches…), sorted by name. */
   guest: z.record(z.string(), z.number()),
+});
+
+/**
+ * A run whose breakdown holds together: `costs.tlbHit` and `cyclesBy.tlbHits` name the levels of
+ * `tlbLevels`, and `cyclesBy` adds up to `cycles` (to a relative 1e-9, the rounding of fractional
+ * costs; with whole-number costs the sum is exact).
+ */
+const runSchema = runFields.superRefine((run, ctx) => {
+  if (run.costs.tlbHit.length !== run.tlbLevels.length) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['costs', 'tlbHit'],
+      message: `has ${run.costs.tlbHit.length} costs for ${run.tlbLevels.length} TLB levels; expected one per level of tlbLevels`,
+    });
+  }
+  const names = run.tlbLevels.map((l) => l.name);
+  const keys = Object.keys(run.cyclesBy.tlbHits);
+  if (keys.length !== names.length || keys.some((k, i) => k !== names[i])) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['cyclesBy', 'tlbHits'],
+      message: `names levels ${JSON.stringify(keys)}; expected those of tlbLevels, in order: ${JSON.stringify(names)}`,
+    });
+  }
+  const sum = sumCyclesBy(run.cyclesBy);
+  if (Math.abs(sum - run.cycles) > 1e-9 * Math.max(1, run.cycles)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['cyclesBy'],
+      message: `adds up to ${sum} cycles, not the run's ${run.cycles}`,
+    });
+  }
 });
 
 /** A report: one workload on one or more configurations. */
@@ -100,6 +221,10 @@ export const reportSchema = z.object({
 export type RunReport = z.infer<typeof runSchema>;
 /** One TLB level's hits. */
 export type TlbLevelReport = z.infer<typeof tlbLevelSchema>;
+/** The cost model of a run, TLB-hit costs by level. */
+export type RunCosts = z.infer<typeof costsSchema>;
+/** A run's cycles by component. */
+export type CyclesBy = z.infer<typeof cyclesBySchema>;
 /** An `hvsim.report/1` document. */
 export type ReportDocument = z.infer<typeof reportSchema>;
 

@@ -1,5 +1,5 @@
-import { exitKinds, groupDigits, levelNames, levelRate, percent } from './columns.js';
-import type { ReportDocument, RunReport } from './report-document.js';
+import { COMPONENT_TITLES, exitKinds, groupDigits, levelNames, levelRate, percent } from './columns.js';
+import { CYCLE_COMPONENTS, componentCycles, type ReportDocument, type RunReport } from './report-document.js';
 
 /** Options of the terminal table. */
 export interface TableOptions {
@@ -18,7 +18,8 @@ interface Column {
  * translations retried after a guest #PF, TLB hit rates (overall and by level, over all
  * translations), walks, memory references per walk, walk-cache hits, exits, world switches and the
  * flushes they caused, estimated cycles in all and per workload access, and the overhead against the
- * native run; a line saying what each rate divides by; then the exits by kind. Plain text, the same
+ * native run; a line saying what each rate divides by; then cycles per workload access by component
+ * (`cyclesBy`), adding up to the total; then the exits by kind. Plain text, the same
  * bytes for the same report.
  */
 export function renderTable(report: ReportDocument, options: TableOptions = {}): string {
@@ -46,6 +47,21 @@ export function renderTable(report: ReportDocument, options: TableOptions = {}):
   let text = `${header}\n\n${grid(columns, report.runs, options.color === true ? highlight(report) : null)}`;
   text +=
     "\naccesses are the workload's own, each counted once by the guest kernel (a workload finishes the round it is in, such as a fork/exec/exit cycle, so it can make a few more than asked for). TLB hits are over every translation (accesses + retried: an access the guest kernel retried after its #PF is translated again); cycles/access is cycles over the workload's accesses, the same count for every configuration.\n";
+  const perAccess = (r: RunReport, cycles: number) =>
+    (r.workloadAccesses === 0 ? 0 : cycles / r.workloadAccesses).toFixed(2);
+  const costColumns: Column[] = [
+    { title: 'cycles/access by', left: true, cell: (r) => r.config },
+    ...CYCLE_COMPONENTS.map(
+      (c): Column => ({
+        title: COMPONENT_TITLES[c],
+        cell: (r) => perAccess(r, componentCycles(r.cyclesBy, c)),
+      }),
+    ),
+    { title: 'total', cell: (r) => perAccess(r, r.cycles) },
+  ];
+  text += `\n${grid(costColumns, report.runs, null)}`;
+  text +=
+    "\nEach component is what the cost model charged for it (the report's costs), over the workload's accesses; they add up to cycles/access (cyclesBy in the JSON, exactly, with TLB hits by level and exit handling by kind).\n";
   const kinds = exitKinds(report);
   if (kinds.length > 0) {
     const exitColumns: Column[] = [

@@ -1,34 +1,60 @@
-import type { RunReport, TlbLevelReport } from '@hvsim/report';
+import { type CostModel, tlbHitCycles } from '@hvsim/platform';
+import {
+  type CyclesBy,
+  type RunCosts,
+  type RunReport,
+  sumCyclesBy,
+  type TlbLevelReport,
+} from '@hvsim/report';
 import { InvalidationKind, TlbHierarchy } from '@hvsim/tlb-tagged';
 import type { Machine } from './machine.js';
 
 /**
+ * The cost of a hit in each level of `tlb`, by level name: `costs.tlbHit` of the level's position in
+ * the paths that look it up (`tlbHitCycles`). A level on no path is never hit, and costs the first
+ * level's. Throws when a level sits at positions of different costs on the instruction and data
+ * paths, since then no one cost per level says what its hits were charged.
+ */
+export function tlbLevelCosts(tlb: TlbHierarchy, costs: CostModel): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const level of tlb.levels) {
+    const i = tlb.instructionPath.indexOf(level);
+    const d = tlb.dataPath.indexOf(level);
+    const fetch = i < 0 ? null : tlbHitCycles(costs, i);
+    const data = d < 0 ? null : tlbHitCycles(costs, d);
+    if (fetch !== null && data !== null && fetch !== data) {
+      throw new RangeError(
+        `${tlb.name}: TLB level ${level.name} is at position ${i} of the instruction path and ${d} of the data path, ` +
+          `whose hit costs differ (costs.tlbHit: ${fetch} and ${data} cycles); give costs that agree for both positions`,
+      );
+    }
+    out.set(level.name, fetch ?? data ?? tlbHitCycles(costs, 0));
+  }
+  return out;
+}
+
+/**
  * A run's figures from the machine's counters: `MachineStats` for accesses, walks, exits and world
- * switches; each CPU's TLB hierarchy for hits by level and the context-wide flushes it received
- * (whoever asked: the hypervisor, or the hardware itself); each CPU's paging-structure cache for walks
- * that started below the root; the guest OS's own counters as given. `overheadVsNative` is filled in
- * by the comparison that holds a native run.
+ * switches and the cycles of each; each CPU's TLB hierarchy for hits by level and the context-wide
+ * flushes it received (whoever asked: the hypervisor, or the hardware itself); each CPU's
+ * paging-structure cache for walks that started below the root; the guest OS's own counters as
+ * given. `overheadVsNative` is filled in by the comparison that holds a native run.
  *
- * Cycles: the hypervisor's statistics charge every TLB hit the first level's cost; here a hit at
- * position p of its access's path is charged `costs.tlbHit[p]` instead (the last listed cost for
- * positions beyond the list), so a second-level hit costs what the cost model says.
+ * Cycles: `cyclesBy` is `MachineStats.cyclesBy()` with the TLB-hit part by level name (each level's
+ * hits times its cost, `tlbLevelCosts`), and `cycles` is its sum. `MachineStats` already charges
+ * each hit at its own level's cost: nothing is added on top.
  */
 export function collectRun(machine: Machine, guest: Readonly<Record<string, number>>): RunReport {
   const { config, stats, costs } = machine;
   const levelHits = new Map<string, number>();
-  let extraCycles = 0;
-  const firstCost = costs.tlbHit[0] ?? 0;
+  const levelCosts = new Map<string, number>();
   for (const tlb of machine.tlbs) {
     if (!(tlb instanceof TlbHierarchy)) continue;
+    for (const [name, cost] of tlbLevelCosts(tlb, costs)) levelCosts.set(name, cost);
     for (const level of tlb.levels) {
       let hits = 0;
       for (const cache of level.caches) hits += cache.stats.hits();
       levelHits.set(level.name, (levelHits.get(level.name) ?? 0) + hits);
-    }
-    const depth = Math.max(tlb.instructionPath.length, tlb.dataPath.length);
-    for (let p = 1; p < depth; p++) {
-      const cost = costs.tlbHit[Math.min(p, costs.tlbHit.length - 1)] ?? 0;
-      extraCycles += tlb.stats.hits(undefined, p) * (cost - firstCost);
     }
   }
   // Each access ends with at most one TLB hit (a lookup retried after an exit misses first), so the
@@ -56,7 +82,30 @@ export function collectRun(machine: Machine, guest: Readonly<Record<string, numb
     if (cache === null) continue;
     for (const level of cache.levels) walkCacheHits += level.stats.hits();
   }
-  const cycles = stats.cycles + extraCycles;
+  const by = stats.cyclesBy();
+  const cyclesBy: CyclesBy = {
+    tlbHits: Object.fromEntries(
+      [...levelHits].map(([name, hits]) => [name, hits * (levelCosts.get(name) as number)]),
+    ),
+    walkReferences: by.walkReferences,
+    worldSwitches: by.worldSwitches,
+    exitHandling: by.exitHandling,
+    pagePopulation: by.pagePopulation,
+    ipis: by.ipis,
+    shadowFills: by.shadowFills,
+    emulation: by.emulation,
+  };
+  const runCosts: RunCosts = {
+    tlbHit: [...levelHits.keys()].map((name) => levelCosts.get(name) as number),
+    walkReference: costs.walkReference,
+    worldSwitch: costs.worldSwitch,
+    exitHandling: costs.exitHandling,
+    pagePopulate: costs.pagePopulate,
+    ipi: costs.ipi,
+    shadowFill: costs.shadowFill,
+    emulation: costs.emulation,
+  };
+  const cycles = sumCyclesBy(cyclesBy);
   // The workload's own count (the guest kernel counts each access once, retried or not); a machine
   // without a guest kernel's counters has only the platform's.
   const workloadAccesses = guest.accesses ?? stats.accesses;
@@ -87,6 +136,12 @@ export function collectRun(machine: Machine, guest: Readonly<Record<string, numb
     entryFlushes: stats.entryFlushes,
     tlbFlushes,
     guestPageFaults: stats.guestPageFaults,
+    pagesPopulatedOnFault: stats.pagesPopulatedOnFault,
+    ipis: stats.ipis,
+    shadowFills: stats.shadowFills,
+    emulations: stats.emulations,
+    costs: runCosts,
+    cyclesBy,
     cycles,
     cyclesPerAccess: workloadAccesses === 0 ? 0 : cycles / workloadAccesses,
     overheadVsNative: null,

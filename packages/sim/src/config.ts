@@ -126,6 +126,8 @@ const costsSchema = z.strictObject(
     exitHandling: nonNegative('a non-negative cycle count').optional(),
     pagePopulate: nonNegative('a non-negative cycle count').optional(),
     ipi: nonNegative('a non-negative cycle count').optional(),
+    shadowFill: nonNegative('a non-negative cycle count').optional(),
+    emulation: nonNegative('a non-negative cycle count').optional(),
   },
   expecting('a mapping of cycle costs'),
 );

@@ -5,6 +5,7 @@ import {
   PageSize,
   type PagingStructureCache,
   type PagingStructureCacheConfig,
+  TlbHierarchy,
   type TlbHierarchyConfig,
   type TlbOrganization,
   tlbPresets,
@@ -12,6 +13,7 @@ import {
 } from '@hvsim/tlb-tagged';
 import { SvmExtension } from '@hvsim/vendor-amd';
 import { VmxExtension } from '@hvsim/vendor-intel';
+import { tlbLevelCosts } from './collect.js';
 import { BACKING_BYTES, type SimConfig } from './config.js';
 
 /**
@@ -108,8 +110,17 @@ export interface Machine {
   readonly walkCaches: readonly (PagingStructureCache | null)[];
 }
 
-/** Builds the machine a configuration describes. */
+/**
+ * Builds the machine a configuration describes. Throws, before anything runs, when the TLB-hit costs
+ * give one level two costs (`tlbLevelCosts`).
+ */
 export function assemble(config: SimConfig): Machine {
+  const machine = build(config);
+  for (const tlb of machine.tlbs) if (tlb instanceof TlbHierarchy) tlbLevelCosts(tlb, machine.costs);
+  return machine;
+}
+
+function build(config: SimConfig): Machine {
   const caches = cachesOf(config);
   const costs = config.costs as Partial<CostModel>;
   if (config.mmu === 'native') {
