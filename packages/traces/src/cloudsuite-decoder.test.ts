@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   CLOUDSUITE_RECORD_BYTES,
@@ -163,6 +164,44 @@ describe('ChampSim CloudSuite traces', () => {
     writeFileSync(input, knownBytes);
     await expect(convertTrace(input, join(dir, 'out.hvt'), { format })).rejects.toThrow(
       /cannot convert a ChampSim CloudSuite trace: hvsim's format carries no ASIDs/,
+    );
+  });
+
+  it('reads any records the same in any chunking, and fails a cut anywhere at the same byte', async () => {
+    const address = fc.oneof(
+      fc.constant(0n),
+      fc.bigInt({ min: 1n, max: (1n << 64n) - 1n }),
+      fc.bigInt({ min: 1n, max: 0x1_0000n }),
+    );
+    const instr = fc.record({
+      ip: fc.bigInt({ min: 1n, max: (1n << 64n) - 1n }),
+      isBranch: fc.integer({ min: 0, max: 1 }),
+      taken: fc.integer({ min: 0, max: 1 }),
+      destinationMemory: fc.array(address, { maxLength: 4 }),
+      sourceMemory: fc.array(address, { maxLength: 4 }),
+      asid: fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(instr, { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.nat(),
+        async (instrs, cut, at) => {
+          const bytes = cloudSuiteBytes(instrs);
+          const expected = cloudSuiteRecords(instrs);
+          const read = (source: Uint8Array | AsyncIterable<Uint8Array>) =>
+            collectWithAsid(openTrace(source, { format, batchSize: 64 }));
+          expect(await read(chunked(bytes, [cut, 1]))).toEqual(expected);
+          // Cut inside a record: the partial record's offset, whatever the chunks.
+          const length = at % bytes.length;
+          if (length % 96 === 0) return;
+          const partial = length - (length % 96);
+          const want = new RegExp(`at byte ${partial} \\(record ${partial / 96}\\): truncated`);
+          await expect(read(bytes.subarray(0, length))).rejects.toThrow(want);
+          await expect(read(chunked(bytes.subarray(0, length), [cut, 7]))).rejects.toThrow(want);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });
