@@ -216,6 +216,41 @@ describe.concurrent('hvsim run, compare, sweep', () => {
     expect(report.runs[0].guest.accesses).toBe(5);
   });
 
+  it('runs a ChampSim CloudSuite trace only when its format is named, each ASID a guest process', async () => {
+    // Six 96-byte cloudsuite_instr records (ChampSim's inc/trace_instruction.h: ip @0,
+    // source_memory[0] @56, asid[0..1] @88), ASIDs 1 1 2 2 1 2, each a fetch and a load.
+    const trace = join(work, 'two.cloudsuite');
+    const bytes = new Uint8Array(6 * 96);
+    const view = new DataView(bytes.buffer);
+    [1, 1, 2, 2, 1, 2].forEach((asid, r) => {
+      view.setBigUint64(r * 96, BigInt(0x40_1000 + 4 * r), true);
+      view.setBigUint64(r * 96 + 56, BigInt(0x7000_0000 + 8 * r), true);
+      bytes[r * 96 + 88] = asid;
+      bytes[r * 96 + 89] = asid;
+    });
+    writeFileSync(trace, bytes);
+    const guessed = await hvsim(['run', '--config', 'native', '--trace', trace, '--json']);
+    expect(guessed.code).not.toBe(0);
+    expect(guessed.stdout).toBe('');
+    expect(guessed.stderr).toMatch(
+      /^hvsim: .*two\.cloudsuite: the format must be named: .*--format champsim-cloudsuite\)\n$/,
+    );
+    const named = await hvsim([
+      'run',
+      '--config',
+      'native',
+      '--trace',
+      trace,
+      '--format',
+      'champsim-cloudsuite',
+      '--json',
+    ]);
+    expect({ code: named.code, stderr: named.stderr }).toEqual({ code: 0, stderr: '' });
+    const { guest } = parseReport(named.stdout).runs[0];
+    // Two address spaces; the first switch, then one at each of the 3 changes of ASID.
+    expect([guest.accesses, guest.processesCreated, guest.contextSwitches]).toEqual([12, 2, 4]);
+  });
+
   it('sweep runs the grid on worker threads and reports it in grid order', async () => {
     const { code, stdout, stderr } = await hvsim([
       'sweep',

@@ -21,7 +21,7 @@ import {
   sweepGrid,
   type WorkloadSpec,
 } from '@hvsim/sim';
-import type { TraceFormat } from '@hvsim/traces';
+import { TRACE_FORMATS, type TraceFormat } from '@hvsim/traces';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError, UsageError, writeAtomically } from './io.js';
 import { once } from './options.js';
@@ -82,15 +82,14 @@ function addWorkloadOptions(command: Command, workers: boolean): Command {
     )
     .option(
       '--trace <file>',
-      'a memory trace file instead (lackey text, ChampSim binary or hvsim; gzip or xz)',
+      "a memory trace file instead (lackey text, ChampSim binary, ChampSim's CloudSuite records with ASIDs, or hvsim; gzip or xz)",
       once('--trace', undefined, 'a run reads one trace'),
     )
     .addOption(
-      new Option('--format <format>', "the trace's format (default: detected from its content)").choices([
-        'lackey',
-        'champsim',
-        'hvsim',
-      ]),
+      new Option(
+        '--format <format>',
+        "the trace's format (default: detected from its content; ChampSim's CloudSuite records, champsim-cloudsuite, are never detected)",
+      ).choices([...TRACE_FORMATS]),
     )
     .option(
       '--accesses <n>',

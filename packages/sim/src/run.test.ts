@@ -266,3 +266,49 @@ describe('sweeps', () => {
     expect(renderJson(threaded)).toBe(renderJson(single));
   });
 });
+
+/**
+ * ChampSim CloudSuite records (ChampSim's `cloudsuite_instr`, inc/trace_instruction.h, 96 bytes with
+ * the x86-64 ABI's padding): ip u64 @0, source_memory[0] u64 @56, asid[0] and asid[1] @88 and @89;
+ * the rest zero. Each record here is an instruction with one load, both accesses in one ASID.
+ */
+function cloudSuite(records: Array<{ ip: number; load: number; asid: number }>): Uint8Array {
+  const bytes = new Uint8Array(records.length * 96);
+  const view = new DataView(bytes.buffer);
+  records.forEach(({ ip, load, asid }, r) => {
+    view.setBigUint64(r * 96, BigInt(ip), true);
+    view.setBigUint64(r * 96 + 56, BigInt(load), true);
+    bytes[r * 96 + 88] = asid;
+    bytes[r * 96 + 89] = asid;
+  });
+  return bytes;
+}
+
+describe('a trace with ASIDs', () => {
+  it('runs each ASID as its own guest process, switching where the ASID changes, with PCIDs as configured', async () => {
+    const path = join(work, 'two.cloudsuite');
+    // ASIDs 1 1 2 2 1 2, the same addresses in both: two processes, and after the first switch
+    // (to the trace's first process) one switch per change of ASID: 1 + 3.
+    const asids = [1, 1, 2, 2, 1, 2];
+    writeFileSync(
+      path,
+      cloudSuite(asids.map((asid, i) => ({ ip: 0x40_1000 + 4 * i, load: 0x7000_0000 + 8 * i, asid }))),
+    );
+    const spec: WorkloadSpec = { kind: 'trace', path, format: 'champsim-cloudsuite' };
+    for (const pcid of [false, true]) {
+      const config = parseConfig(`mmu: nested\nvendor: intel\nguest: { pcid: ${pcid} }`, 'pcid.yaml');
+      const run = await runConfig(config, spec);
+      expect(run.guest.accesses).toBe(12);
+      expect(run.guest.processesCreated).toBe(2);
+      expect(run.guest.contextSwitches).toBe(4);
+      // Back to a process whose PCID the CPU still holds (2->1, then 1->2): no flush (SDM vol. 3A §4.10.4.1).
+      expect(run.guest.noFlushSwitches ?? 0).toBe(pcid ? 2 : 0);
+      // Each address space faults in its own code and data page.
+      expect(run.guest.demandZeroFaults).toBe(4);
+    }
+    // Not named, the format is not guessed.
+    await expect(runConfig(loadPreset('native'), { kind: 'trace', path })).rejects.toThrow(
+      /the format must be named: .*--format champsim-cloudsuite/,
+    );
+  });
+});

@@ -26,7 +26,8 @@ export interface ConvertTraceOptions extends OpenTraceOptions {
 const WRITE_BYTES = 1 << 20;
 
 /**
- * Converts a trace of any readable format to hvsim's compact format (version 2) at `output`,
+ * Converts a trace of any readable format but ChampSim's CloudSuite (whose ASIDs hvsim's format
+ * cannot carry: a TraceError) to hvsim's compact format (version 2) at `output`,
  * streaming; an hvsim trace of version 1 is converted too. It is
  * written to a temporary file beside `output` and renamed over it only when complete, so a failure
  * leaves nothing half-written.
@@ -42,6 +43,13 @@ export async function convertTrace(
     return new TraceError({ file: output }, `cannot write: ${why}`, { cause: error });
   };
   // Before any record is read: an output that cannot be is the caller's to fix.
+  if (options.format === 'champsim-cloudsuite') {
+    // (The format is never detected, so only a named one can be CloudSuite.)
+    throw new TraceError(
+      { file: output },
+      "cannot convert a ChampSim CloudSuite trace: hvsim's format carries no ASIDs, so its records would lose their address spaces",
+    );
+  }
   const existing = await fsp.stat(output).catch(() => null);
   if (existing?.isDirectory()) throw new TraceError({ file: output }, 'cannot write: it is a directory');
   const reader = openTrace(input, options);

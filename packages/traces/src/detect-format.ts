@@ -1,5 +1,6 @@
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { looksLikeChampSim } from './champsim-decoder.js';
+import { looksLikeCloudSuite } from './cloudsuite-decoder.js';
 import { HVSIM_MAGIC, hasHvsimMagic } from './hvsim-blocks.js';
 import type { TraceFormat } from './trace-kind.js';
 
@@ -31,7 +32,9 @@ export const DETECT_BYTES = 8192;
  * The trace format of content starting with `head`: hvsim by its magic; lackey when the lines are
  * lackey's; ChampSim when the head is binary whose 64-byte records are plausible. A gzip head is
  * inflated (as far as it goes) and detected; for xz, which cannot be inflated here synchronously,
- * the answer is null: {@link openTrace} decompresses before it detects. Null when nothing fits.
+ * the answer is null: {@link openTrace} decompresses before it detects. Null when nothing fits, and
+ * when the bytes could be ChampSim's CloudSuite records (`champsim-cloudsuite`), which cannot always
+ * be told from the original ones by their bytes and so are never detected: that format is named.
  */
 export function detectTraceFormat(head: Uint8Array): TraceFormat | null {
   const compression = detectCompression(head);
@@ -45,10 +48,22 @@ export function detectTraceFormat(head: Uint8Array): TraceFormat | null {
     return detectTraceFormat(inner.subarray(0, DETECT_BYTES));
   }
   if (compression === 'xz') return null;
-  if (head.length >= HVSIM_MAGIC.length && hasHvsimMagic(head)) return 'hvsim';
-  if (looksLikeLackey(head)) return 'lackey';
-  if (looksLikeChampSim(head)) return 'champsim';
-  return null;
+  const fits = formatsFitting(head, false);
+  return fits.length === 1 && fits[0] !== 'champsim-cloudsuite' ? (fits[0] as TraceFormat) : null;
+}
+
+/**
+ * Every format whose rules (de)compressed content starting with `head` passes; `complete`: `head`
+ * is all of it (so a record size must divide its length). hvsim and lackey exclude the others;
+ * the two ChampSim layouts may both fit.
+ */
+export function formatsFitting(head: Uint8Array, complete: boolean): TraceFormat[] {
+  if (head.length >= HVSIM_MAGIC.length && hasHvsimMagic(head)) return ['hvsim'];
+  if (looksLikeLackey(head)) return ['lackey'];
+  const fits: TraceFormat[] = [];
+  if (looksLikeChampSim(head)) fits.push('champsim');
+  if (looksLikeCloudSuite(head, complete)) fits.push('champsim-cloudsuite');
+  return fits;
 }
 
 const LACKEY_LINE =

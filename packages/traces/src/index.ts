@@ -10,6 +10,13 @@ export {
   CHAMPSIM_RECORD_BYTES,
   CHAMPSIM_SOURCE_MEMORY,
 } from './champsim-decoder.js';
+/** ChampSim's CloudSuite record layout (`cloudsuite_instr`, 96 bytes with its padding, carrying ASIDs). */
+export {
+  CLOUDSUITE_ASID,
+  CLOUDSUITE_DESTINATION_MEMORY,
+  CLOUDSUITE_RECORD_BYTES,
+  CLOUDSUITE_SOURCE_MEMORY,
+} from './cloudsuite-decoder.js';
 /** Converts any readable trace to hvsim's compact format, via a temporary file renamed when complete. */
 export { type ConvertResult, type ConvertTraceOptions, convertTrace } from './convert-trace.js';
 /** Tells a trace's compression and format from its first bytes. */

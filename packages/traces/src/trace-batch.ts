@@ -10,6 +10,11 @@ export interface TraceBatch {
   readonly addressLo: Uint32Array;
   readonly addressHi: Uint32Array;
   readonly size: Uint8Array;
+  /**
+   * Per record, the address-space id the trace gives it (ChampSim's CloudSuite records); absent for
+   * formats that carry none, whose records all belong to one address space.
+   */
+  readonly asid?: Uint8Array | undefined;
 }
 
 /** The reader's batch: the arrays of {@link TraceBatch} with room for `capacity` records. */
@@ -20,14 +25,17 @@ export class RecordBatch implements TraceBatch {
   declare readonly addressLo: Uint32Array;
   declare readonly addressHi: Uint32Array;
   declare readonly size: Uint8Array;
+  declare readonly asid: Uint8Array | undefined;
 
-  constructor(capacity: number) {
+  /** `withAsid`: the batch also has an `asid` array (for a format whose records carry ASIDs). */
+  constructor(capacity: number, withAsid = false) {
     this.length = 0;
     this.capacity = capacity;
     this.kind = new Uint8Array(capacity);
     this.addressLo = new Uint32Array(capacity);
     this.addressHi = new Uint32Array(capacity);
     this.size = new Uint8Array(capacity);
+    this.asid = withAsid ? new Uint8Array(capacity) : undefined;
   }
 }
 

@@ -14,7 +14,8 @@ import {
   type TraceSource,
 } from './byte-source.js';
 import { ChampSimDecoder } from './champsim-decoder.js';
-import { DETECT_BYTES, detectTraceFormat } from './detect-format.js';
+import { CloudSuiteDecoder } from './cloudsuite-decoder.js';
+import { DETECT_BYTES, formatsFitting } from './detect-format.js';
 import { HvsimDecoder } from './hvsim-format.js';
 import { LackeyDecoder } from './lackey-decoder.js';
 import type { RecordDecoder } from './record-decoder.js';
@@ -70,6 +71,8 @@ function createDecoder(format: TraceFormat, name: string): RecordDecoder {
       return new LackeyDecoder(name);
     case 'champsim':
       return new ChampSimDecoder(name);
+    case 'champsim-cloudsuite':
+      return new CloudSuiteDecoder(name);
     case 'hvsim':
       return new HvsimDecoder(name);
   }
@@ -89,7 +92,7 @@ function knownSize(source: TraceSource): number | null {
 class StreamTraceReader implements TraceReader, AsyncIterator<TraceBatch> {
   declare private readonly info: SourceInfo;
   declare private readonly chunks: AsyncGenerator<Uint8Array>;
-  declare private readonly batch: RecordBatch;
+  declare private batch: RecordBatch;
   declare private readonly wanted: TraceFormat | undefined;
   declare private detected: TraceFormat | undefined;
   declare private decoder: RecordDecoder | null;
@@ -111,6 +114,8 @@ class StreamTraceReader implements TraceReader, AsyncIterator<TraceBatch> {
   declare private final: boolean;
   /** The detected head, to decode before the rest of the chunks. */
   declare private head: Uint8Array | null;
+  /** The head read for detection is the whole content. */
+  declare private headComplete: boolean;
 
   constructor(source: TraceSource, options: OpenTraceOptions) {
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -137,6 +142,7 @@ class StreamTraceReader implements TraceReader, AsyncIterator<TraceBatch> {
     this.leftoverBase = 0;
     this.final = false;
     this.head = null;
+    this.headComplete = false;
   }
 
   get format(): TraceFormat {
@@ -176,8 +182,18 @@ class StreamTraceReader implements TraceReader, AsyncIterator<TraceBatch> {
     if (format === undefined) {
       const head = await this.readHead();
       if (head.length === 0) throw new TraceError({ file: this.info.name }, 'the trace is empty');
-      const found = detectTraceFormat(head);
-      if (found === null) {
+      const fits = formatsFitting(head, this.headComplete);
+      if (fits.includes('champsim-cloudsuite')) {
+        // The two ChampSim layouts cannot always be told apart by their bytes: never guess.
+        throw new TraceError(
+          { file: this.info.name },
+          fits.length === 1
+            ? "the format must be named: these bytes fit ChampSim's CloudSuite records (96 bytes, with ASIDs), which are not detected, since their bytes cannot always be told from the original records'; give the format champsim-cloudsuite (hvsim: --format champsim-cloudsuite)"
+            : "the format must be named: these bytes fit both ChampSim's original records (64 bytes) and its CloudSuite records (96 bytes, with ASIDs); give the format champsim or champsim-cloudsuite (hvsim: --format champsim or --format champsim-cloudsuite)",
+        );
+      }
+      const found = fits[0];
+      if (found === undefined) {
         throw new TraceError(
           { file: this.info.name },
           `unknown trace format: not hvsim (no magic), lackey text or ChampSim records; it starts with ${quoteBytes(head, 0, Math.min(head.length, 32))}`,
@@ -186,6 +202,8 @@ class StreamTraceReader implements TraceReader, AsyncIterator<TraceBatch> {
       format = found;
       this.head = head;
     }
+    // Only records that carry ASIDs get an asid array, so the other formats' batches stay as they were.
+    if (format === 'champsim-cloudsuite') this.batch = new RecordBatch(this.batch.capacity, true);
     this.detected = format;
     this.decoder = createDecoder(format, this.info.name);
     return format;
@@ -197,7 +215,10 @@ class StreamTraceReader implements TraceReader, AsyncIterator<TraceBatch> {
     let total = 0;
     while (total < DETECT_BYTES) {
       const r = await this.chunks.next();
-      if (r.done) break;
+      if (r.done) {
+        this.headComplete = true;
+        break;
+      }
       parts.push(r.value);
       total += r.value.length;
     }

@@ -45,6 +45,7 @@ export async function* windowBatches(
             addressLo: batch.addressLo.subarray(start, end),
             addressHi: batch.addressHi.subarray(start, end),
             size: batch.size.subarray(start, end),
+            asid: batch.asid?.subarray(start, end),
           };
     }
     if (kept >= keep) return; // leaving the loop closes the source

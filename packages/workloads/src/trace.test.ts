@@ -6,6 +6,12 @@ import { guestDigest } from './guest-digest.js';
 import { GuestOs } from './guest-os.js';
 import { runTrace, type TraceBatch, TraceKind } from './trace.js';
 
+/** A batch whose records carry ASIDs: [kind, address, size, asid]. */
+function asidBatch(records: Array<[TraceKind, number, number, number]>): TraceBatch {
+  const asid = new Uint8Array(records.map((r) => r[3]));
+  return { ...batch(records.map(([kind, address, size]) => [kind, address, size])), asid };
+}
+
 function batch(records: Array<[TraceKind, number, number]>): TraceBatch {
   const n = records.length;
   const b = {
@@ -37,9 +43,9 @@ async function* twoBatches(): AsyncGenerator<TraceBatch> {
   ]);
 }
 
-function setup(pagingMode: PagingMode = PagingMode.Level4) {
+function setup(pagingMode: PagingMode = PagingMode.Level4, pcid = false) {
   const machine = new NativeMachine({ cpus: 1, caches: { tlb: skylakeTlb.config } });
-  return new GuestOs({ cpus: machine.cpus, memoryBytes: 64 * 2 ** 20, pagingMode });
+  return new GuestOs({ cpus: machine.cpus, memoryBytes: 64 * 2 ** 20, pagingMode, pcid });
 }
 
 describe('runTrace', () => {
@@ -97,5 +103,47 @@ describe('runTrace', () => {
     await expect(
       runTrace(legacy, legacy.createProcess(), [batch([[TraceKind.Load, 2 ** 33, 4]])]),
     ).rejects.toThrow(/record 0: address 0x200000000 is beyond the 4 GiB linear space of PAE paging/);
+  });
+
+  it('runs each ASID of a trace as its own process, switching where the ASID changes', async () => {
+    // ASIDs 5 5 9 9 5 | 5 9: ASID 5 claims the given process, 9 gets a new one; switches: the
+    // first (to the given process), then 5->9, 9->5 and (in the second batch) 5->9.
+    const batches = () => [
+      asidBatch([
+        [TraceKind.Fetch, 0x40_1000, 4, 5],
+        [TraceKind.Load, 0x7000_0000, 8, 5],
+        [TraceKind.Fetch, 0x40_1000, 4, 9],
+        [TraceKind.Store, 0x7000_0000, 8, 9],
+        [TraceKind.Load, 0x7000_0008, 8, 5],
+      ]),
+      asidBatch([
+        [TraceKind.Fetch, 0x40_1004, 4, 5],
+        [TraceKind.Load, 0x7000_0010, 8, 9],
+      ]),
+    ];
+    for (const pcid of [false, true]) {
+      const os = setup(PagingMode.Level4, pcid);
+      const p = os.createProcess();
+      const result = await runTrace(os, p, batches());
+      expect(result).toEqual({ records: 7, accesses: 7, addressSpaces: 2 });
+      expect(os.counters.processesCreated).toBe(2);
+      expect(os.counters.contextSwitches).toBe(4);
+      // With PCIDs, returning to a process whose PCID this CPU still holds keeps its translations
+      // (SDM vol. 3A §4.10.4.1): 9->5 and the second 5->9. Without, every switch flushes.
+      expect(os.counters.noFlushSwitches).toBe(pcid ? 2 : 0);
+      // Two address spaces, each faulting in its own code and data pages.
+      expect(os.counters.demandZeroFaults).toBe(4);
+      const q = os.currentProcess(0);
+      expect(q).not.toBe(p);
+      expect(q).not.toBeNull();
+      expect(os.translate(p, 0x7000_0000)).not.toBe(os.translate(q!, 0x7000_0000));
+    }
+  });
+
+  it('a trace without ASIDs runs in one address space', async () => {
+    const os = setup();
+    const result = await runTrace(os, os.createProcess(), twoBatches());
+    expect(result.addressSpaces).toBe(1);
+    expect(os.counters.contextSwitches).toBe(1);
   });
 });
