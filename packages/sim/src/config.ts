@@ -3,6 +3,7 @@ import { type TlbPresetName, tlbPresets } from '@hvsim/tlb-tagged';
 import { SvmExtension } from '@hvsim/vendor-amd';
 import { VmxExtension } from '@hvsim/vendor-intel';
 import { z } from 'zod';
+import { bytesText } from './bytes-text.js';
 import { capIssues, readConfigText } from './config-text.js';
 
 /*
@@ -465,7 +466,7 @@ export const configSchema = z
       );
     } else if (virtual && config.vms <= MAX_VMS && config.vms * memory > HOST_FRAME_BYTES) {
       memoryIssue(
-        `${config.vms} VMs of ${memory} bytes need ${config.vms * memory} bytes of host memory, more than the ${HOST_FRAME_BYTES} (1 TiB less 4 GiB) the host hands out to guests and their tables`,
+        `${config.vms} VMs of ${bytesText(memory)} need ${bytesText(config.vms * memory)} of host memory, more than the ${bytesText(HOST_FRAME_BYTES)} (1 TiB less 4 GiB) the host hands out to guests and their tables`,
       );
     }
     if (config.guest.pcid === true && !LONG_MODES.has(config.guest.pagingMode)) {

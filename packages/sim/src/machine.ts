@@ -13,6 +13,7 @@ import {
 import { SvmExtension } from '@hvsim/vendor-amd';
 import { VmxExtension } from '@hvsim/vendor-intel';
 import { BACKING_BYTES, type SimConfig } from './config.js';
+import { checkMemory } from './machine-memory.js';
 
 /**
  * The walk cache a configuration's `walkCache: default` stands for. No vendor publishes the sizes of
@@ -108,8 +109,18 @@ export interface Machine {
   readonly walkCaches: readonly (PagingStructureCache | null)[];
 }
 
-/** Builds the machine a configuration describes. */
-export function assemble(config: SimConfig): Machine {
+/** How a machine is built. */
+export interface AssembleOptions {
+  /** The most memory the machine may need, in bytes (default: half of this computer's; see `checkMemory`). */
+  readonly memoryLimit?: number;
+}
+
+/**
+ * Builds the machine a configuration describes, once `checkMemory` has found that it fits (an
+ * `InputError` with the estimate and the limit when it does not).
+ */
+export function assemble(config: SimConfig, options: AssembleOptions = {}): Machine {
+  checkMemory(config, options.memoryLimit);
   const caches = cachesOf(config);
   const costs = config.costs as Partial<CostModel>;
   if (config.mmu === 'native') {

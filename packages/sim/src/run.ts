@@ -39,6 +39,8 @@ export interface RunOptions {
    * that against the file's size it gives a fraction done.
    */
   readonly onProgress?: (done: number) => void;
+  /** The most memory the machine may need, in bytes (default: half of this computer's; see `checkMemory`). */
+  readonly memoryLimit?: number;
 }
 
 const PAGING_MODES = {
@@ -69,7 +71,10 @@ export async function runConfig(
   options: RunOptions = {},
 ): Promise<RunReport> {
   const seed = options.seed ?? 1;
-  const machine = assemble(config);
+  const machine = assemble(
+    config,
+    options.memoryLimit === undefined ? {} : { memoryLimit: options.memoryLimit },
+  );
   const workload = spec.kind === 'workload' ? builtin(spec.name) : null;
   const systems = machine.guests.map(
     (cpus) =>
