@@ -36,7 +36,7 @@ describe('the configuration reader under mutated input', () => {
           throw new Error(`accepted an absurd machine: ${verdict.absurd}`);
         }
       }),
-      { numRuns: 400 },
+      { numRuns: 300 },
     );
   });
 });

@@ -237,16 +237,28 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
       const i = m.index ?? 0;
       return text.slice(0, i) + value + text.slice(i + m[0].length);
     }),
-  // Deep nesting, as flow collections or as block indentation.
+  // Deep nesting: flow collections, block indentation, or block indicators on one line (`- - - x`).
   fc
-    .tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 6000 }), fc.boolean())
-    .map(([where, depth, flow]) => (text: string) => {
+    .tuple(
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.integer({ min: 1, max: 6000 }),
+      fc.constantFrom('flow', 'block', 'compact'),
+    )
+    .map(([where, depth, form]) => (text: string) => {
       const i = at(text, where);
-      const piece = flow
-        ? '['.repeat(depth) + ']'.repeat(depth)
-        : Array.from({ length: Math.min(depth, 300) }, (_, d) => `${' '.repeat(d)}a:`).join('\n');
+      const piece =
+        form === 'flow'
+          ? '['.repeat(depth) + ']'.repeat(depth)
+          : form === 'compact'
+            ? `${'- '.repeat(depth)}x`
+            : Array.from({ length: Math.min(depth, 300) }, (_, d) => `${' '.repeat(d)}a:`).join('\n');
       return text.slice(0, i) + piece + text.slice(i);
     }),
+  // A wide mapping: many keys, each compared with those before it by the YAML library.
+  fc.integer({ min: 1, max: 1000 }).map((keys) => (text: string) => {
+    const lines = Array.from({ length: keys }, (_, k) => `k${k}: ${k}`);
+    return `${text}\n${lines.join('\n')}\n`;
+  }),
   // Aliases: a growing chain of anchored lists (billion laughs), or an alias to nothing.
   fc
     .tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 2, max: 12 }))

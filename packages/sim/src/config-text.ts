@@ -1,13 +1,14 @@
 import { DocumentError, type DocumentIssue } from '@hvsim/errors';
 import {
   Composer,
-  type CST,
+  CST,
   type Document,
   isAlias,
   isCollection,
   isMap,
   isNode,
   isScalar,
+  Lexer,
   LineCounter,
   type Node,
   Parser,
@@ -20,8 +21,10 @@ import {
  * The work is bounded before the YAML library is asked to do anything that grows with its input:
  *
  * - the text's size and its lines' lengths are checked first (a configuration is a few hundred bytes);
- * - the library's parser (iterative) builds the concrete syntax tree, whose nesting depth is checked
- *   before the composer, which recurses once per level, sees it;
+ * - the library's lexer (iterative) finds how deep flow collections and block indicators on one line
+ *   (`- - - x`) nest before its parser, which recurses on those, sees them; the parser's concrete
+ *   syntax tree is then checked for depth and for items a collection, before the composer, which
+ *   recurses once a level and compares each key with those before it, sees it;
  * - aliases are counted, and each must name an anchor set before it and outside itself (a cycle), and
  *   the library's own expansion limit (`maxAliasCount`) is set low, its `ReferenceError` translated;
  * - tags other than YAML 1.2's core ones, collection keys and every warning are refused;
@@ -34,6 +37,8 @@ export const MAX_DOCUMENT_CHARS = 64 * 1024;
 export const MAX_LINE_CHARS = 8 * 1024;
 /** Levels of nested mappings and lists: a configuration has 5 at most (tlb.levels[].caches[].pageSizes). */
 export const MAX_DEPTH = 32;
+/** Items of one mapping or list: a configuration's largest has 17 (its top level). */
+export const MAX_ITEMS = 256;
 /** Aliases (`*name`) a document may hold: enough to share a few structures, too few to multiply work. */
 export const MAX_ALIASES = 64;
 /**
@@ -66,22 +71,17 @@ export function readConfigText(text: string, source: string): ConfigText {
   const fail = (issues: DocumentIssue[]): never => {
     throw new DocumentError(capIssues(issues), source);
   };
-  checkSize(text, source);
+  checkSize(text, source, lines);
+  const nested = lexicalDepth(text);
+  if (nested !== null) return fail([at(nested, TOO_DEEP)]);
   let tokens: CST.Token[];
   try {
-    tokens = Array.from(new Parser(lines.addNewLine).parse(text));
+    tokens = Array.from(new Parser().parse(text));
   } catch (error) {
     return fail([at(0, `the YAML parser failed: ${messageOf(error)}`)]);
   }
-  const deep = tooDeep(tokens);
-  if (deep !== null) {
-    return fail([
-      at(
-        deep,
-        `mappings and lists nest more than ${MAX_DEPTH} levels deep here; a configuration needs 5 at most`,
-      ),
-    ]);
-  }
+  const shape = checkShape(tokens);
+  if (shape !== null) return fail([at(shape.offset, shape.message)]);
   let doc: Document.Parsed | undefined;
   try {
     const composer = new Composer({
@@ -131,8 +131,11 @@ export function readConfigText(text: string, source: string): ConfigText {
   };
 }
 
-/** The size limits, checked before any parsing: they bound all the work that follows. */
-function checkSize(text: string, source: string): void {
+/**
+ * The size limits, checked before any parsing: they bound all the work that follows. Fills `lines`
+ * with the text's line starts on the way.
+ */
+function checkSize(text: string, source: string, lines: LineCounter): void {
   if (text.length > MAX_DOCUMENT_CHARS) {
     throw new DocumentError(
       [
@@ -148,6 +151,7 @@ function checkSize(text: string, source: string): void {
   }
   let line = 1;
   let start = 0;
+  lines.addNewLine(0);
   for (let i = 0; i <= text.length; i++) {
     if (i < text.length && text.charCodeAt(i) !== 10) continue;
     if (i - start > MAX_LINE_CHARS) {
@@ -165,18 +169,63 @@ function checkSize(text: string, source: string): void {
     }
     line++;
     start = i + 1;
+    if (i < text.length) lines.addNewLine(start);
   }
 }
 
-/** The offset of the first collection nested deeper than `MAX_DEPTH`, or null; iterative, as the input may be deep. */
-function tooDeep(tokens: readonly CST.Token[]): number | null {
+const TOO_DEEP = `mappings and lists nest more than ${MAX_DEPTH} levels deep here; a configuration needs 5 at most`;
+
+/** Lexer control characters, which stand for no text of the source (yaml's lexer: DOCUMENT, FLOW_END, SCALAR). */
+const LEXER_CONTROLS: ReadonlySet<string> = new Set(['\x02', '\x18', '\x1f']);
+
+/**
+ * The offset where flow collections nest deeper than `MAX_DEPTH`, or where more block indicators than
+ * that open on one line, or null. A conservative bound (an indicator need not open a level), found by
+ * the lexer alone: the parser's work on such nesting grows faster than its length.
+ */
+function lexicalDepth(text: string): number | null {
+  let offset = 0;
+  let flow = 0;
+  let onLine = 0;
+  for (const token of new Lexer().lex(text)) {
+    const type = CST.tokenType(token);
+    if (type === 'flow-map-start' || type === 'flow-seq-start') {
+      if (++flow > MAX_DEPTH) return offset;
+    } else if (type === 'flow-map-end' || type === 'flow-seq-end') {
+      flow = Math.max(0, flow - 1);
+    } else if (type === 'newline') {
+      onLine = 0;
+    } else if (
+      flow === 0 &&
+      (type === 'seq-item-ind' || type === 'explicit-key-ind' || type === 'map-value-ind')
+    ) {
+      if (++onLine > MAX_DEPTH) return offset;
+    }
+    if (!LEXER_CONTROLS.has(token)) offset += token.length;
+  }
+  return null;
+}
+
+/**
+ * The first collection nested deeper than `MAX_DEPTH` or holding more than `MAX_ITEMS` items, with its
+ * offset and what is wrong, or null; iterative, as the input may be deep.
+ */
+function checkShape(tokens: readonly CST.Token[]): Problem | null {
   const stack: Array<[CST.Token, number]> = [];
   for (const token of tokens) if (token.type === 'document' && token.value) stack.push([token.value, 0]);
   while (stack.length > 0) {
     const [token, depth] = stack.pop() as [CST.Token, number];
     if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection')
       continue;
-    if (depth + 1 > MAX_DEPTH) return token.offset;
+    if (depth + 1 > MAX_DEPTH) return { offset: token.offset, message: TOO_DEEP };
+    if (token.items.length > MAX_ITEMS) {
+      const item = token.items[MAX_ITEMS];
+      const first = item.start[0] ?? ('key' in item ? item.key : undefined) ?? item.value;
+      return {
+        offset: first?.offset ?? token.offset,
+        message: `more than ${MAX_ITEMS} items in one mapping or list; a configuration's largest has 17`,
+      };
+    }
     for (const item of token.items) {
       if ('key' in item && item.key) stack.push([item.key, depth + 1]);
       if (item.value) stack.push([item.value, depth + 1]);
