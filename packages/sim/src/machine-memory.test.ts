@@ -69,7 +69,7 @@ describe('checkMemory', () => {
       'big.yaml',
     );
     expect(() => checkMemory(config, 2 ** 50)).toThrow(
-      /^big: backing 1 VMs of 65 GiB up front hands out 17039360 4 KiB host frames, more than the 16777216/,
+      /^big: backing 65 GiB up front hands out 17039360 4 KiB host frames, more than the 16777216/,
     );
   });
 

@@ -123,7 +123,7 @@ export function checkMemory(config: SimConfig, limit?: number): MemoryEstimate {
   const estimate = estimateMemory(config);
   if (estimate.hostFrames > MAX_HOST_FRAMES) {
     throw new InputError(
-      `${config.name}: backing ${config.vms} VMs of ${bytesText(config.guest.memory)} up front hands out ${estimate.hostFrames} 4 KiB host frames, more than the ${MAX_HOST_FRAMES} (2^24, 64 GiB) the hypervisor can track; use fill: on-demand or less guest memory`,
+      `${config.name}: backing ${config.vms === 1 ? '' : `${config.vms} VMs of `}${bytesText(config.guest.memory)} up front hands out ${estimate.hostFrames} 4 KiB host frames, more than the ${MAX_HOST_FRAMES} (2^24, 64 GiB) the hypervisor can track; use fill: on-demand or less guest memory`,
       config.name,
     );
   }
