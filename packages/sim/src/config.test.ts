@@ -396,5 +396,9 @@ describe('presets', () => {
     await expect(loadConfig('/no/such.yaml')).rejects.toThrow(
       'cannot read /no/such.yaml: no such file or directory',
     );
+    // A file that never ends is read no further than a configuration's bound (4 bytes a character).
+    await expect(loadConfig('/dev/zero')).rejects.toThrow(
+      '/dev/zero: line 1, column 1: more than 262144 bytes, more than a configuration may have (65536 characters); is this the right file?',
+    );
   });
 });
