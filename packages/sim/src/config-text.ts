@@ -31,11 +31,11 @@ import {
  * - anything the library still throws is reported at the document's start, never passed through.
  */
 
-/** Characters a configuration may have: the presets are under 1 KiB; a TLB geometry written out is a few. */
+/** Characters a configuration may have: the presets are under 2 KiB; a TLB geometry written out is a few. */
 export const MAX_DOCUMENT_CHARS = 64 * 1024;
 /** Characters a line may have: room for a whole configuration as one line of JSON. */
 export const MAX_LINE_CHARS = 8 * 1024;
-/** Levels of nested mappings and lists: a configuration has 5 at most (tlb.levels[].caches[].pageSizes). */
+/** Levels of nested mappings and lists: a configuration has 7 at most (the top mapping, tlb, levels, a level, caches, a structure, its pageSizes). */
 export const MAX_DEPTH = 32;
 /** Items of one mapping or list: a configuration's largest has 17 (its top level). */
 export const MAX_ITEMS = 256;
@@ -173,7 +173,7 @@ function checkSize(text: string, source: string, lines: LineCounter): void {
   }
 }
 
-const TOO_DEEP = `mappings and lists nest more than ${MAX_DEPTH} levels deep here; a configuration needs 5 at most`;
+const TOO_DEEP = `mappings and lists nest more than ${MAX_DEPTH} levels deep here; a configuration needs 7 at most`;
 
 /** Lexer control characters, which stand for no text of the source (yaml's lexer: DOCUMENT, FLOW_END, SCALAR). */
 const LEXER_CONTROLS: ReadonlySet<string> = new Set(['\x02', '\x18', '\x1f']);

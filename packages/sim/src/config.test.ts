@@ -195,14 +195,14 @@ describe('parseConfig on hostile or broken YAML', () => {
     expect(at(deep(32))[0]).toEqual([
       2,
       8 + 31,
-      'mappings and lists nest more than 32 levels deep here; a configuration needs 5 at most',
+      'mappings and lists nest more than 32 levels deep here; a configuration needs 7 at most',
     ]);
     // Block indicators on one line nest too (`- - - x`), and the parser recurses on them: the 33rd
     // is refused before it runs, at column 1 + 2 * 32.
     expect(at(`${'- '.repeat(4000)}x\n`)[0]).toEqual([
       1,
       1 + 2 * 32,
-      'mappings and lists nest more than 32 levels deep here; a configuration needs 5 at most',
+      'mappings and lists nest more than 32 levels deep here; a configuration needs 7 at most',
     ]);
     // A mapping of 300 keys: the 257th (line 257) is one too many.
     const wide = Array.from({ length: 300 }, (_, i) => `k${i}: 1`).join('\n');
