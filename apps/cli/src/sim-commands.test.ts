@@ -137,6 +137,33 @@ describe.concurrent('hvsim run, compare, sweep', () => {
     );
   });
 
+  it('refuses a hostile or impossible configuration in one located line, before running anything', async () => {
+    const laughs = join(work, 'laughs.yaml');
+    writeFileSync(
+      laughs,
+      'a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nmmu: native\n',
+    );
+    const huge = join(work, 'huge.yaml');
+    writeFileSync(huge, 'mmu: nested\nvendor: amd\ncpus: 5000\n');
+    // 65 GiB backed up front is 17,039,360 host frames, more than the 2^24 the hypervisor tracks.
+    const backed = join(work, 'backed.yaml');
+    writeFileSync(backed, 'mmu: shadow\nvendor: intel\nfill: up-front\nguest: { memory: 65G }\n');
+    const [a, b, c] = await Promise.all(
+      [laughs, huge, backed].map((f) => hvsim(['run', '--config', f, ...small])),
+    );
+    expect([a.code, b.code, c.code]).toEqual([1, 1, 1]);
+    expect(a.stderr).toMatch(
+      new RegExp(
+        `^hvsim: ${laughs.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: line 2, column 8: aliases here expand to more than 50 copies`,
+      ),
+    );
+    expect(b.stderr).toBe(
+      `hvsim: ${huge}: line 3, column 7: cpus: expected a positive number of CPUs, at most 1,024 (the largest x86 hosts have under 1,000 logical CPUs), got the number 5000\n`,
+    );
+    expect(c.stderr).toMatch(/^hvsim: backed: backing 65 GiB up front hands out 17039360 4 KiB host frames/);
+    expect([a.stdout, b.stdout, c.stdout]).toEqual(['', '', '']);
+  });
+
   it('names today’s TLB presets in a configuration file and in a sweep axis', async () => {
     const file = join(work, 'golden.yaml');
     writeFileSync(file, 'mmu: nested\nvendor: intel\ntlb: golden-cove\n');

@@ -134,6 +134,217 @@ describe('parseConfig', () => {
   });
 });
 
+describe('parseConfig on hostile or broken YAML', () => {
+  const at = (text: string) => issuesOf(text).issues.map((i) => [i.line, i.column, i.message]);
+
+  it('reports aliases that name no anchor, contain themselves or expand too far, where they are', () => {
+    // `*x` is line 2, column 6; nothing anchors `x`.
+    expect(at('name: a\nmmu: *x\n')).toEqual([[2, 6, 'alias *x names no anchor &x before it']]);
+    // The alias inside its own anchored list would make a cycle.
+    expect(at('mmu: native\ncosts: &c { tlbHit: *c }\n')[0]).toEqual([
+      2,
+      21,
+      'alias *c is inside the value &c anchors: a value cannot contain itself',
+    ]);
+    // Lists of ten uses of the list before (30 aliases, under the 64 allowed): the library's expansion
+    // bound stops them (its ReferenceError), reported at the first alias (line 2, column 8).
+    const laughs = ['a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]'];
+    for (const [name, prev] of [
+      ['b', 'a'],
+      ['c', 'b'],
+      ['d', 'c'],
+    ]) {
+      laughs.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(', ')}]`);
+    }
+    const [line, column, message] = at(`${laughs.join('\n')}\nmmu: native\n`)[0];
+    expect([line, column]).toEqual([2, 8]);
+    expect(message).toMatch(/^aliases here expand to more than 50 copies/);
+    // More aliases than a configuration needs: the 65th is named (the list opens at column 4, one alias every 4).
+    const many = `mmu: &m native\ndescription: x\nx: [${Array(70).fill('*m').join(', ')}]\n`;
+    expect(at(many).find(([, , m]) => String(m).startsWith('more than 64 aliases'))?.[1]).toBe(5 + 4 * 64);
+  });
+
+  it('refuses tags, collection keys and second documents, at their place', () => {
+    expect(at('mmu: !custom native\n')).toEqual([
+      [
+        1,
+        6,
+        'tag !custom means nothing in a configuration, which holds only mappings, lists, strings, numbers, booleans and null',
+      ],
+    ]);
+    // A tagged value is named where its value starts (`aGk=`, column 23).
+    expect(at('mmu: native\ndescription: !!binary aGk=\n')[0].slice(0, 2)).toEqual([2, 23]);
+    // A YAML 1.1 directive does not bring back 1.1's timestamps (nor its merge keys).
+    expect(at('%YAML 1.1\n---\nmmu: native\ndescription: !!timestamp 2001-12-14\n')[0].slice(0, 2)).toEqual([
+      4, 14,
+    ]);
+    expect(at('mmu: native\n? [a]\n: 1\n')).toEqual([
+      [2, 3, 'a mapping or list as a key; keys are field names'],
+    ]);
+    expect(at('mmu: native\n---\nmmu: native\n')).toEqual([
+      [2, 1, 'a second document; a configuration is one YAML document'],
+    ]);
+    expect(at('mmu: native\nmmu: nested\n')).toEqual([[2, 1, 'Map keys must be unique']]);
+    expect(at('mmu: native\n\tcpus: 2\n')[0].slice(0, 2)).toEqual([2, 1]);
+  });
+
+  it('bounds the work: nesting depth, line length and document size', () => {
+    // The top mapping and 32 lists on line 2 are 33 levels; the 32nd list opens at column 8 + 31.
+    const deep = (lists: number) => `mmu: native\ncosts: ${'['.repeat(lists)}${']'.repeat(lists)}\n`;
+    expect(at(deep(31))[0][2]).toMatch(/^expected a mapping of cycle costs/);
+    expect(at(deep(32))[0]).toEqual([
+      2,
+      8 + 31,
+      'mappings and lists nest more than 32 levels deep here; a configuration needs 7 at most',
+    ]);
+    // Block indicators on one line nest too (`- - - x`), and the parser recurses on them: the 33rd
+    // is refused before it runs, at column 1 + 2 * 32.
+    expect(at(`${'- '.repeat(4000)}x\n`)[0]).toEqual([
+      1,
+      1 + 2 * 32,
+      'mappings and lists nest more than 32 levels deep here; a configuration needs 7 at most',
+    ]);
+    // A mapping of 300 keys: the 257th (line 257) is one too many.
+    const wide = Array.from({ length: 300 }, (_, i) => `k${i}: 1`).join('\n');
+    expect(at(wide)).toEqual([
+      [257, 1, "more than 256 items in one mapping or list; a configuration's largest has 17"],
+    ]);
+    // Deeper than any stack would take: refused at the line-length bound, before any parsing.
+    const long = `mmu: native\ndescription: ${'x'.repeat(9000)}\n`;
+    expect(at(long)).toEqual([
+      [2, 8193, "line 2 has 9013 characters, more than the 8192 a configuration's line may have"],
+    ]);
+    const big = `mmu: native\n${'# comment\n'.repeat(7000)}`;
+    expect(at(big)).toEqual([
+      [1, 1, '70012 characters is more than a configuration may have (65536); is this the right file?'],
+    ]);
+  });
+
+  it('gives every issue a line and column, an empty document included, and caps a long list', () => {
+    expect(at('')).toEqual([[1, 1, 'missing; expected "native", "nested" or "shadow"']]);
+    const lots = `mmu: native\n${Array.from({ length: 30 }, (_, i) => `x${i}: 1`).join('\n')}\n`;
+    const issues = issuesOf(lots).issues;
+    expect(issues).toHaveLength(21);
+    expect(issues[20]).toMatchObject({ line: 22, column: 1, message: 'and 10 more problems from here on' });
+  });
+});
+
+describe('what a machine can have', () => {
+  const one = (text: string) => {
+    const { issues } = issuesOf(text);
+    expect(issues).toHaveLength(1);
+    return issues[0];
+  };
+
+  it('says the bound and why for counts of CPUs, vCPUs, VMs and ids', () => {
+    expect(one('mmu: nested\nvendor: amd\ncpus: 5000\n')).toEqual({
+      path: 'cpus',
+      line: 3,
+      column: 7,
+      message:
+        'expected a positive number of CPUs, at most 1,024 (the largest x86 hosts have under 1,000 logical CPUs), got the number 5000',
+    });
+    expect(one('mmu: nested\nvendor: amd\nvcpus: 33\n').message).toBe(
+      'expected a positive number of vCPUs, at most 32 (the guest OS of @hvsim/workloads runs on 1 to 32 CPUs), got the number 33',
+    );
+    // Natively the guest OS runs on the machine's CPUs.
+    expect(one('mmu: native\ncpus: 64\n')).toMatchObject({ path: 'cpus', line: 2, column: 7 });
+    expect(one('mmu: nested\nvendor: intel\nvms: 1000000000\n').message).toMatch(
+      /^expected a positive number of VMs, at most 1,024/,
+    );
+    // AMD's default ASID count is 32768 (CPUID Fn8000_000A EBX), ASID 0 the host's: 32767 for guests.
+    expect(one('mmu: nested\nvendor: amd\nidPoolSize: 40000\n')).toMatchObject({
+      path: 'idPoolSize',
+      message: expect.stringMatching(/^expected at most 32767 ids/),
+    });
+    expect(parseConfig('mmu: nested\nvendor: intel\nidPoolSize: 40000\n').idPoolSize).toBe(40000);
+    expect(one('mmu: native\ncpus: 1.5\n').message).toBe(
+      'expected a positive number of CPUs, got the number 1.5',
+    );
+  });
+
+  it('takes guest memory in 4 KiB frames, from 2 MiB to 2^46 bytes, and what the host can back', () => {
+    expect(one('mmu: native\nguest: { memory: 5000000 }\n')).toEqual({
+      path: 'guest.memory',
+      line: 2,
+      column: 18,
+      message: '5000000 bytes is not a multiple of 4 KiB: guest memory is made of 4 KiB frames',
+    });
+    expect(one('mmu: native\nguest: { memory: 1MiB }\n').message).toMatch(
+      /^1048576 bytes is less than the 2 MiB/,
+    );
+    expect(one('mmu: native\nguest: { memory: 128T }\n').message).toMatch(/is more than 2\^46 \(64 TiB\)/);
+    expect(one('mmu: native\nguest: { memory: 1e300 }\n').message).toBe(
+      'expected a size such as "256MiB", got the number 1e+300',
+    );
+    // 32-bit guest kernels use 4 GiB at most.
+    expect(one('mmu: native\nguest: { memory: 8G, pagingMode: pae }\n').message).toMatch(
+      /^8589934592 bytes is more than 4 GiB/,
+    );
+    // 4 VMs of 512 GiB are 2 TiB, more than the host's 1 TiB less 4 GiB.
+    expect(one('mmu: nested\nvendor: amd\nvms: 4\nguest: { memory: 512G }\n').message).toMatch(
+      /^4 VMs of 512 GiB need 2 TiB of host memory, more than the 1020 GiB/,
+    );
+    expect(parseConfig('mmu: nested\nvendor: amd\nguest: { memory: 512G }\n').guest.memory).toBe(2 ** 39);
+  });
+
+  it('builds TLBs whose ways divide their entries, within a size a structure has', () => {
+    const tlb = (cache: string, paths = 'instructionPath: [L1]\n  dataPath: [L1]') =>
+      `mmu: native\ntlb:\n  name: t\n  levels: [{ name: L1, caches: [${cache}] }]\n  ${paths}\n`;
+    expect(one(tlb('{ name: a, entries: 48, ways: 5, pageSizes: [4K] }'))).toMatchObject({
+      path: 'tlb.levels[0].caches[0].ways',
+      line: 4,
+      message: '5 ways do not divide 48 entries: a structure is entries / ways sets of ways entries each',
+    });
+    expect(one(tlb('{ name: a, entries: 1048576, ways: 4, pageSizes: [4K] }')).message).toMatch(
+      /^expected a positive number of entries, at most 65,536 \(the largest TLBs built/,
+    );
+    expect(
+      one(
+        tlb('{ name: a, entries: 64, ways: 4, pageSizes: [4K] }', 'instructionPath: [L1]\n  dataPath: [L2]'),
+      ),
+    ).toMatchObject({
+      path: 'tlb.dataPath[0]',
+      line: 6,
+      message: 'no level named "L2"; the levels are "L1"',
+    });
+    expect(one('mmu: native\nnestedTlb: { entries: 64, ways: 3 }\n').path).toBe('nestedTlb.ways');
+    expect(
+      one(
+        'mmu: native\nwalkCache: { levels: [{ kind: PDE, entries: 8, ways: 2 }, { kind: PDE, entries: 4, ways: 4 }] }\n',
+      ),
+    ).toMatchObject({
+      path: 'walkCache.levels[1].kind',
+      message: 'a second PDE level; a walk cache has one level of each kind',
+    });
+  });
+
+  it('says what a mistyped field is and takes, never the schema library’s sentence', () => {
+    expect(one('mmu: native\ntimer: fast\n')).toEqual({
+      path: 'timer',
+      line: 2,
+      column: 8,
+      message:
+        'expected a mapping with `interval` (guest accesses between timer exits, 0: none), got the string "fast"',
+    });
+    expect(one('mmu: native\ntimer: { interval: -1 }\n').message).toBe(
+      'expected a number of guest accesses between timer exits (0: no timer)',
+    );
+    expect(one('mmu: native\nguest: 5\n').message).toBe(
+      'expected a mapping: memory, pagingMode, hugePages, pcid, got the number 5',
+    );
+    expect(one('mmu: native\ncosts: { ipi: 1e12 }\n').message).toMatch(
+      /^expected a non-negative cycle count, at most 1,000,000,000/,
+    );
+    expect(
+      one('mmu: native\ntlb: { name: t, levels: [{ name: L1 }], instructionPath: [], dataPath: [] }\n'),
+    ).toMatchObject({
+      path: 'tlb.levels[0].caches',
+      message: 'missing; expected a list of TLB structures',
+    });
+  });
+});
+
 describe('TLB and walk-cache geometry', () => {
   it('maps a preset name to tlb-tagged’s preset and a written geometry to page sizes and policies', () => {
     expect(cachesOf(parseConfig('mmu: native')).tlb).toBe(skylakeTlb.config);
@@ -184,6 +395,10 @@ describe('presets', () => {
     await expect(loadConfig('npt-3m')).rejects.toThrow(/^no preset named "npt-3m"; there are: ept-2m, /);
     await expect(loadConfig('/no/such.yaml')).rejects.toThrow(
       'cannot read /no/such.yaml: no such file or directory',
+    );
+    // A file that never ends is read no further than a configuration's bound (4 bytes a character).
+    await expect(loadConfig('/dev/zero')).rejects.toThrow(
+      '/dev/zero: line 1, column 1: more than 262144 bytes, more than a configuration may have (65536 characters); is this the right file?',
     );
   });
 });

@@ -1,7 +1,10 @@
 import { DocumentError, type DocumentIssue, formatPath } from '@hvsim/errors';
 import { type TlbPresetName, tlbPresets } from '@hvsim/tlb-tagged';
-import { isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { SvmExtension } from '@hvsim/vendor-amd';
+import { VmxExtension } from '@hvsim/vendor-intel';
 import { z } from 'zod';
+import { bytesText } from './bytes-text.js';
+import { capIssues, readConfigText } from './config-text.js';
 
 /*
  * The machine configuration: a JSON or YAML document (YAML 1.2 reads JSON as it is, so one parser
@@ -11,8 +14,39 @@ import { z } from 'zod';
  * TLB geometry, got "haswell"`.
  */
 
+/*
+ * The bounds of each field: what a real or plausible machine has, each with the reason it is there.
+ * A configuration outside them is refused when it is read, before anything is built.
+ */
+/** Physical CPUs: the largest x86 hosts have under 1,000 logical CPUs (8 sockets of 60 cores, 2 threads each). */
+const MAX_CPUS = 1024;
+/** CPUs a guest OS runs on (@hvsim/workloads GuestOs: 1 to 32), so vCPUs per VM, and CPUs natively. */
+const MAX_GUEST_CPUS = 32;
+/** VMs: each one's guest OS and tables are built when a run starts; no host consolidates more at once. */
+const MAX_VMS = 1024;
+/** Ids per CPU: Intel's VPIDs are 16 bits (0 is the host's); a vendor's own bound is checked too. */
+const MAX_IDS = 0xffff;
+/** Entries of one TLB or walk-cache structure (see `entryCount`). */
+const MAX_ENTRIES = 65_536;
+/** Ways of one structure (see `wayCount`). */
+const MAX_WAYS = 1024;
+/** Levels of a TLB hierarchy: CPUs have 2 or 3; a hit's cost is looked up by level in 16 slots. */
+const MAX_TLB_LEVELS = 8;
+/** Structures of one level: CPUs have up to 4 (one per page size, or shared). */
+const MAX_CACHES_PER_LEVEL = 16;
+/** Cycles any one event may cost (see `cycles`). */
+const MAX_CYCLES = 1e9;
+/** Guest accesses between timer exits: a guest's timer fires at least every second, under 10^9 accesses. */
+const MAX_TIMER_INTERVAL = 1e9;
+/** Guest memory: the guest kernel keeps the first 1 MiB, and needs room for its tables above it. */
+const MIN_GUEST_MEMORY = 2 * 2 ** 20;
+/** Guest memory: tens of TiB is the most hypervisors offer; 2^46 keeps it under a 48-bit MAXPHYADDR. */
+const MAX_GUEST_MEMORY = 2 ** 46;
+/** Host memory the hypervisor hands out (HostMachine's default frames, 4 GiB up to 1 TiB). */
+const HOST_FRAME_BYTES = 2 ** 40 - 2 ** 32;
+
 /** A message naming what was expected and what was found, for a missing or mistyped field. */
-function expecting(what: string) {
+function expecting(what: string, show: (value: unknown) => string = describe) {
   return {
     error: (issue: {
       readonly input?: unknown;
@@ -22,38 +56,86 @@ function expecting(what: string) {
       if (issue.code === 'unrecognized_keys') return `unknown field; expected ${what}`;
       return issue.input === undefined
         ? `missing; expected ${what}`
-        : `expected ${what}, got ${describe(issue.input)}`;
+        : `expected ${what}, got ${show(issue.input)}`;
     },
   };
 }
 
+/** A value as a message shows it where a name was expected: `"haswell"`, `4`, `a mapping`. */
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'number' && !Number.isFinite(value))
+    return Number.isNaN(value) ? '.nan' : value > 0 ? '.inf' : '-.inf';
   const text = JSON.stringify(value);
+  if (text === undefined) return typeof value;
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
+
+/** A value as a message shows it where a mapping, a list or a number was expected: `the string "fast"`. */
+function found(value: unknown): string {
+  if (typeof value === 'string') return `the string ${describe(value)}`;
+  if (typeof value === 'number') return `the number ${describe(value)}`;
+  return describe(value);
+}
+
+/** A number as a range shows it: `65,536`, `2^46`. */
+function figure(n: number): string {
+  const log = Math.log2(n);
+  return n >= 2 ** 20 && Number.isInteger(log) ? `2^${log}` : n.toLocaleString('en-US');
+}
+
+/**
+ * A whole number from 1 (0 with `zero`) to `max`. Below the minimum the message stays `expected
+ * ${what}`; above it names the bound and `why` that bound is what a plausible machine has.
+ */
+function bounded(what: string, max: number, why: string, min = 1) {
+  const above = (input: unknown) => `expected ${what}, at most ${figure(max)} (${why}), got ${found(input)}`;
+  return z
+    .int({
+      error: (issue) => (issue.code === 'too_big' ? above(issue.input) : expecting(what, found).error(issue)),
+    })
+    .min(min, { error: `expected ${what}` })
+    .max(max, { error: (issue) => above(issue.input) });
+}
+
+/** A cycle count: a non-negative number no event costs more than. */
+const cycles = z
+  .number(expecting('a non-negative cycle count', found))
+  .nonnegative({ error: 'expected a non-negative cycle count' })
+  // A billion cycles is a third of a second at 3 GHz: no exit, switch or walk step costs that much.
+  .max(MAX_CYCLES, {
+    error: (issue) =>
+      `expected a non-negative cycle count, at most ${figure(MAX_CYCLES)} (a third of a second at 3 GHz, more than any hardware event costs), got ${found(issue.input)}`,
+  });
+
+/** A name a report or a path shows. */
+const label = (what: string, max = 100) =>
+  z.string(expecting(what, found)).max(max, { error: `expected ${what} of at most ${max} characters` });
 
 /** The TLB presets a configuration may name: @hvsim/tlb-tagged's, so a new preset needs no edit here. */
 const TLB_PRESET_NAMES = Object.keys(tlbPresets) as [TlbPresetName, ...TlbPresetName[]];
 const tlbPresetList = TLB_PRESET_NAMES.map((n) => `"${n}"`).join(', ');
 
-const positiveInt = (what: string) => z.int(expecting(what)).min(1, { error: `expected ${what}` });
-const nonNegative = (what: string) => z.number(expecting(what)).nonnegative({ error: `expected ${what}` });
-
 const SIZE_UNITS: Readonly<Record<string, number>> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
 /** A byte count: a number, or text such as `256MiB`, `4 KiB`, `2M`, `1G`. */
 const byteSize = (what: string) =>
-  z.union([z.int(), z.string()], expecting(what)).transform((value, ctx) => {
-    if (typeof value === 'number') return value;
-    const match = /^\s*(\d+)\s*([KMGT]?)(i?B)?\s*$/i.exec(value);
-    if (match === null) {
-      ctx.issues.push({ code: 'custom', input: value, message: `expected ${what}, got ${describe(value)}` });
+  z.union([z.number(), z.string()], expecting(what, found)).transform((value, ctx) => {
+    const bytes =
+      typeof value === 'number'
+        ? value
+        : (() => {
+            const match = /^\s*(\d{1,20})\s*([KMGT]?)(i?B)?\s*$/i.exec(value);
+            if (match === null) return Number.NaN;
+            return Number(match[1]) * (match[2] === '' ? 1 : (SIZE_UNITS[match[2].toUpperCase()] as number));
+          })();
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+      ctx.issues.push({ code: 'custom', input: value, message: `expected ${what}, got ${found(value)}` });
       return z.NEVER;
     }
-    return Number(match[1]) * (match[2] === '' ? 1 : (SIZE_UNITS[match[2].toUpperCase()] as number));
+    return bytes;
   });
 
 /** A page size of the guest-physical backing: 4K, 2M or 1G. */
@@ -67,36 +149,125 @@ const policyName = z.enum(
   expecting('"lru", "tree-plru", "fifo" or "random"'),
 );
 
-/** One set-associative structure of a TLB level. */
-const tlbCacheSchema = z.strictObject(
-  {
-    name: z.string(expecting('a name')),
-    entries: positiveInt('a positive number of entries'),
-    ways: positiveInt('a positive number of ways'),
-    pageSizes: z.array(pageSizeName, expecting('a list of page sizes')).min(1),
-    policy: policyName.optional(),
-  },
-  expecting('a TLB structure: name, entries, ways, pageSizes'),
+/**
+ * Entries of one set-associative structure. The largest TLBs built hold a few thousand (Zen 5's L2
+ * DTLB: 4,096); 65,536 leaves room for research designs, and each entry costs about 130 bytes of
+ * typed arrays per CPU.
+ */
+const entryCount = bounded(
+  'a positive number of entries',
+  MAX_ENTRIES,
+  'the largest TLBs built hold a few thousand entries',
+);
+/** Ways: a lookup compares every way of a set, and the widest structures built have under 100. */
+const wayCount = bounded(
+  'a positive number of ways',
+  MAX_WAYS,
+  'a lookup compares every way of its set; the widest TLBs built have under 100',
 );
 
+/** `ways` must divide `entries`: a structure is `entries / ways` sets of `ways` entries each. */
+function checkSets(value: { entries: number; ways: number }, ctx: z.RefinementCtx): void {
+  if (value.ways > value.entries || value.entries % value.ways !== 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ways'],
+      input: value.ways,
+      message: `${value.ways} ways do not divide ${value.entries} entries: a structure is entries / ways sets of ways entries each`,
+    });
+  }
+}
+
+/** One set-associative structure of a TLB level. */
+const tlbCacheSchema = z
+  .strictObject(
+    {
+      name: label('a name'),
+      entries: entryCount,
+      ways: wayCount,
+      pageSizes: z
+        .array(pageSizeName, expecting('a list of page sizes', found))
+        .min(1, { error: 'expected a list of at least one page size' })
+        .max(4, { error: 'expected a list of page sizes, each at most once: "4K", "2M", "4M", "1G"' }),
+      policy: policyName.optional(),
+    },
+    expecting('a TLB structure: name, entries, ways, pageSizes', found),
+  )
+  .superRefine(checkSets);
+
 /** A TLB hierarchy written out: levels of structures, and the instruction and data paths through them. */
-export const tlbGeometrySchema = z.strictObject(
-  {
-    name: z.string(expecting('a name')),
-    levels: z.array(
-      z.strictObject({
-        name: z.string(expecting('a name')),
-        caches: z.array(tlbCacheSchema, expecting('a list of TLB structures')).min(1),
-      }),
-      expecting('a list of levels'),
-    ),
-    instructionPath: z.array(z.string(), expecting('a list of level names')),
-    dataPath: z.array(z.string(), expecting('a list of level names')),
-    inclusion: z.enum(['inclusive', 'non-inclusive']).optional(),
-    fillPolicy: z.enum(['all', 'first', 'last']).optional(),
-  },
-  expecting('a TLB geometry: name, levels, instructionPath, dataPath'),
-);
+export const tlbGeometrySchema = z
+  .strictObject(
+    {
+      name: label('a name'),
+      levels: z
+        .array(
+          z.strictObject(
+            {
+              name: label('a level name'),
+              caches: z
+                .array(tlbCacheSchema, expecting('a list of TLB structures', found))
+                .min(1, { error: 'expected a list of at least one TLB structure' })
+                .max(MAX_CACHES_PER_LEVEL, {
+                  error: `expected at most ${MAX_CACHES_PER_LEVEL} structures in a level (CPUs have up to 4: one per page size and a shared one)`,
+                }),
+            },
+            expecting('a TLB level: name, caches', found),
+          ),
+          expecting('a list of levels', found),
+        )
+        .max(MAX_TLB_LEVELS, {
+          error: `expected at most ${MAX_TLB_LEVELS} levels (CPUs have 2 or 3; a hit's cost is costs.tlbHit[level])`,
+        }),
+      instructionPath: z.array(label('a level name'), expecting('a list of level names', found)),
+      dataPath: z.array(label('a level name'), expecting('a list of level names', found)),
+      inclusion: z
+        .enum(['inclusive', 'non-inclusive'], expecting('"inclusive" or "non-inclusive"'))
+        .optional(),
+      fillPolicy: z.enum(['all', 'first', 'last'], expecting('"all", "first" or "last"')).optional(),
+    },
+    expecting('a TLB geometry: name, levels, instructionPath, dataPath', found),
+  )
+  .superRefine((tlb, ctx) => {
+    // The rules TlbHierarchy enforces when it is built (@hvsim/tlb-tagged), checked here with a place.
+    const names = new Set<string>();
+    tlb.levels.forEach((level, i) => {
+      if (names.has(level.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['levels', i, 'name'],
+          message: `a second level named "${level.name}"; paths name levels, so each name is used once`,
+        });
+      }
+      names.add(level.name);
+    });
+    for (const pathName of ['instructionPath', 'dataPath'] as const) {
+      const seen = new Set<string>();
+      tlb[pathName].forEach((name, i) => {
+        if (!names.has(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [pathName, i],
+            message: `no level named "${name}"; the levels are ${[...names].map((n) => `"${n}"`).join(', ') || 'none'}`,
+          });
+        } else if (seen.has(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [pathName, i],
+            message: `level "${name}" is already on this path; a lookup goes through each level once`,
+          });
+        }
+        seen.add(name);
+      });
+    }
+    if (tlb.inclusion === 'inclusive' && tlb.fillPolicy !== undefined && tlb.fillPolicy !== 'all') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fillPolicy'],
+        message: `an inclusive hierarchy fills every level (an entry in an inner level is in the outer ones), not "${tlb.fillPolicy}"`,
+      });
+    }
+  });
 
 const walkEntryName = z.enum(
   ['PDE', 'PDPTE', 'PML4E', 'PML5E'],
@@ -104,32 +275,56 @@ const walkEntryName = z.enum(
 );
 
 /** A paging-structure cache written out. */
-export const walkCacheGeometrySchema = z.strictObject(
-  {
-    levels: z.array(
-      z.strictObject({
-        kind: walkEntryName,
-        entries: positiveInt('a positive number of entries'),
-        ways: positiveInt('a positive number of ways'),
-      }),
-      expecting('a list of walk-cache levels'),
-    ),
-  },
-  expecting('a walk cache: "default", "none" or { levels: [...] }'),
-);
+export const walkCacheGeometrySchema = z
+  .strictObject(
+    {
+      levels: z
+        .array(
+          z
+            .strictObject(
+              { kind: walkEntryName, entries: entryCount, ways: wayCount },
+              expecting('a walk-cache level: kind, entries, ways', found),
+            )
+            .superRefine(checkSets),
+          expecting('a list of walk-cache levels', found),
+        )
+        .max(4, { error: 'expected at most 4 walk-cache levels, one of each kind' }),
+    },
+    expecting('a walk cache: "default", "none" or { levels: [...] }', found),
+  )
+  .superRefine((walk, ctx) => {
+    // A paging-structure cache has one level per kind (@hvsim/tlb-tagged PagingStructureCache).
+    const kinds = new Set<string>();
+    walk.levels.forEach((level, i) => {
+      if (kinds.has(level.kind)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['levels', i, 'kind'],
+          message: `a second ${level.kind} level; a walk cache has one level of each kind`,
+        });
+      }
+      kinds.add(level.kind);
+    });
+  });
 
 const costsSchema = z.strictObject(
   {
-    tlbHit: z.array(nonNegative('a non-negative cycle count')).optional(),
-    walkReference: nonNegative('a non-negative cycle count').optional(),
-    worldSwitch: nonNegative('a non-negative cycle count').optional(),
-    exitHandling: nonNegative('a non-negative cycle count').optional(),
-    pagePopulate: nonNegative('a non-negative cycle count').optional(),
-    ipi: nonNegative('a non-negative cycle count').optional(),
-    shadowFill: nonNegative('a non-negative cycle count').optional(),
-    emulation: nonNegative('a non-negative cycle count').optional(),
+    tlbHit: z
+      .array(cycles, expecting('a list of cycle counts, one per TLB level', found))
+      .max(16, { error: 'expected at most 16 cycle counts, one per TLB level' })
+      .optional(),
+    walkReference: cycles.optional(),
+    worldSwitch: cycles.optional(),
+    exitHandling: cycles.optional(),
+    pagePopulate: cycles.optional(),
+    ipi: cycles.optional(),
+    shadowFill: cycles.optional(),
+    emulation: cycles.optional(),
   },
-  expecting('a mapping of cycle costs'),
+  expecting(
+    'a mapping of cycle costs: tlbHit, walkReference, worldSwitch, exitHandling, pagePopulate, ipi, shadowFill, emulation',
+    found,
+  ),
 );
 
 /** The configuration schema: what a file may say, with the defaults of what it leaves out. */
@@ -137,9 +332,9 @@ export const configSchema = z
   .strictObject(
     {
       /** The name reports use (default: the file's name without extension). */
-      name: z.string(expecting('a name')).optional(),
+      name: label('a name', 200).optional(),
       /** One line on what the configuration is. */
-      description: z.string(expecting('a one-line description')).default(''),
+      description: label('a one-line description', 1000).default(''),
       /** How guest-linear addresses are translated. */
       mmu: z.enum(['native', 'nested', 'shadow'], expecting('"native", "nested" or "shadow"')),
       /** The virtualization extension (nested and shadow). */
@@ -147,9 +342,17 @@ export const configSchema = z
       /** ASID/VPID-tagged TLBs (default true); without, every world switch flushes. */
       tagging: z.boolean(expecting('true or false')).default(true),
       /** Ids each CPU hands out before it rolls over (default: all the vendor has). */
-      idPoolSize: positiveInt('a positive number of ids').optional(),
+      idPoolSize: bounded(
+        'a positive number of ids',
+        MAX_IDS,
+        'Intel VPIDs are 16 bits, AMD ASIDs fewer',
+      ).optional(),
       /** Physical CPUs. */
-      cpus: positiveInt('a positive number of CPUs').default(1),
+      cpus: bounded(
+        'a positive number of CPUs',
+        MAX_CPUS,
+        'the largest x86 hosts have under 1,000 logical CPUs',
+      ).default(1),
       /** A TLB preset (`skylake`, `golden-cove`, `zen`, `zen4`, `zen5`, `none`) or a geometry. */
       tlb: z
         .union([z.enum(TLB_PRESET_NAMES), tlbGeometrySchema], {
@@ -168,10 +371,12 @@ export const configSchema = z
         .union(
           [
             z.literal('none'),
-            z.strictObject({
-              entries: positiveInt('a positive number of entries'),
-              ways: positiveInt('a positive number of ways'),
-            }),
+            z
+              .strictObject(
+                { entries: entryCount, ways: wayCount },
+                expecting('a nested TLB: { entries, ways }', found),
+              )
+              .superRefine(checkSets),
           ],
           { error: (issue) => `expected "none" or { entries, ways }, got ${describe(issue.input)}` },
         )
@@ -179,9 +384,17 @@ export const configSchema = z
       /** Overrides of the hypervisor's cost model (cycles). */
       costs: costsSchema.default({}),
       /** VMs (virtualized configurations); each runs the workload with its own guest OS. */
-      vms: positiveInt('a positive number of VMs').default(1),
+      vms: bounded(
+        'a positive number of VMs',
+        MAX_VMS,
+        "each VM's guest OS and tables are built when a run starts",
+      ).default(1),
       /** vCPUs per VM: the guest OS's CPUs. */
-      vcpus: positiveInt('a positive number of vCPUs').default(1),
+      vcpus: bounded(
+        'a positive number of vCPUs',
+        MAX_GUEST_CPUS,
+        'the guest OS of @hvsim/workloads runs on 1 to 32 CPUs',
+      ).default(1),
       /** The nested stage's page size: what backs guest-physical memory. */
       backing: backingSize,
       /** Back guest memory when first touched (default) or all of it up front. */
@@ -204,31 +417,59 @@ export const configSchema = z
             /** PCIDs and the CR3 no-flush bit (4- and 5-level paging only; default: on there, off otherwise). */
             pcid: z.boolean(expecting('true or false')).optional(),
           },
-          expecting('a mapping: memory, pagingMode, hugePages, pcid'),
+          expecting('a mapping: memory, pagingMode, hugePages, pcid', found),
         )
         .default({ memory: 256 * 2 ** 20, pagingMode: 'level4', hugePages: false }),
       /** Timer interrupts: guest accesses between external-interrupt exits of a vCPU (0: none). */
       timer: z
-        .strictObject({ interval: z.int(expecting('a number of accesses')).nonnegative() })
+        .strictObject(
+          {
+            interval: bounded(
+              'a number of guest accesses between timer exits (0: no timer)',
+              MAX_TIMER_INTERVAL,
+              'a guest timer fires at least every second, under a billion accesses',
+              0,
+            ),
+          },
+          expecting('a mapping with `interval` (guest accesses between timer exits, 0: none)', found),
+        )
         .default({ interval: 10_000 }),
     },
-    expecting('a mapping (a machine configuration)'),
+    expecting('a mapping (a machine configuration)', found),
   )
   .superRefine((config, ctx) => {
-    if (config.mmu !== 'native' && config.vendor === undefined) {
+    const virtual = config.mmu !== 'native';
+    if (virtual && config.vendor === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['vendor'],
         message: `missing; ${config.mmu} paging needs "amd" or "intel"`,
       });
     }
+    const memory = config.guest.memory;
     const backingBytes = BACKING_BYTES[config.backing];
-    if (config.mmu !== 'native' && config.guest.memory % backingBytes !== 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['guest', 'memory'],
-        message: `${config.guest.memory} bytes is not a multiple of the ${config.backing} backing page`,
-      });
+    const memoryIssue = (message: string) =>
+      ctx.addIssue({ code: 'custom', path: ['guest', 'memory'], message });
+    if (virtual && memory % backingBytes !== 0) {
+      memoryIssue(`${memory} bytes is not a multiple of the ${config.backing} backing page`);
+    } else if (memory % 0x1000 !== 0) {
+      memoryIssue(`${memory} bytes is not a multiple of 4 KiB: guest memory is made of 4 KiB frames`);
+    } else if (memory < MIN_GUEST_MEMORY) {
+      memoryIssue(
+        `${memory} bytes is less than the 2 MiB a guest needs: its kernel keeps the first 1 MiB (firmware and its image) and builds its tables above it`,
+      );
+    } else if (memory > MAX_GUEST_MEMORY) {
+      memoryIssue(
+        `${memory} bytes is more than 2^46 (64 TiB): hypervisors offer guests tens of TiB at most, and 2^46 keeps every guest-physical address under the 48-bit MAXPHYADDR hvsim's machines have`,
+      );
+    } else if (!LONG_MODES.has(config.guest.pagingMode) && memory > 2 ** 32) {
+      memoryIssue(
+        `${memory} bytes is more than 4 GiB, which a ${config.guest.pagingMode} guest kernel does not use (CR3 and its page-table entries hold 32-bit addresses here, SDM vol. 3A §4.3, §4.4)`,
+      );
+    } else if (virtual && config.vms <= MAX_VMS && config.vms * memory > HOST_FRAME_BYTES) {
+      memoryIssue(
+        `${config.vms} VMs of ${bytesText(memory)} need ${bytesText(config.vms * memory)} of host memory, more than the ${bytesText(HOST_FRAME_BYTES)} (1 TiB less 4 GiB) the host hands out to guests and their tables`,
+      );
     }
     if (config.guest.pcid === true && !LONG_MODES.has(config.guest.pagingMode)) {
       ctx.addIssue({
@@ -237,12 +478,34 @@ export const configSchema = z
         message: `PCIDs exist only in 4- and 5-level paging (Intel SDM vol. 3A §4.10.1), not with pagingMode ${config.guest.pagingMode}: set pcid to false`,
       });
     }
+    if (!virtual && config.cpus > MAX_GUEST_CPUS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cpus'],
+        message: `expected at most ${MAX_GUEST_CPUS} CPUs natively, where the guest OS runs on the machine's CPUs (it runs on 1 to 32), got ${config.cpus}`,
+      });
+    }
+    if (virtual && config.idPoolSize !== undefined && config.vendor !== undefined) {
+      const ids = idsPerCpu(config.vendor);
+      if (config.idPoolSize > ids) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['idPoolSize'],
+          message: `expected at most ${ids} ids, all ${config.vendor === 'amd' ? "the ASIDs SVM has besides the host's ASID 0 (APM vol. 2 §15.5.1)" : "the 16-bit VPIDs VMX has besides the host's VPID 0 (SDM vol. 3C §29.1)"}, got ${config.idPoolSize}`,
+        });
+      }
+    }
   })
   // PCIDs default to on where they exist.
   .transform((config) => ({
     ...config,
     guest: { ...config.guest, pcid: config.guest.pcid ?? LONG_MODES.has(config.guest.pagingMode) },
   }));
+
+/** Ids per CPU each vendor's extension offers (its `idsPerCpu`), so the bound is the one a run meets. */
+function idsPerCpu(vendor: 'amd' | 'intel'): number {
+  return vendor === 'amd' ? new SvmExtension().idsPerCpu : new VmxExtension().idsPerCpu;
+}
 
 /** The guest paging modes with PCIDs (CR4.PCIDE needs IA-32e mode, SDM vol. 3A §4.10.1). */
 const LONG_MODES: ReadonlySet<string> = new Set(['level4', 'level5']);
@@ -257,25 +520,13 @@ export type SimConfig = z.output<typeof configSchema> & { readonly name: string 
 
 /**
  * Reads a configuration from JSON or YAML text. `source` names it in errors and gives the default
- * name (its base name without extension). Throws a `DocumentError` whose issues carry the JSON path
- * and, where the node is in the text, its line and column.
+ * name (its base name without extension). Whatever the text, it returns a configuration or throws a
+ * `DocumentError` whose every issue has the line and column of its node (and its JSON path): YAML
+ * errors of every kind, a text too large or nested too deep, and fields outside what a machine has.
  */
 export function parseConfig(text: string, source = 'config'): SimConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const issues: DocumentIssue[] = doc.errors.map((error) => {
-      const pos = lines.linePos(error.pos[0]);
-      return { path: '', line: pos.line, column: pos.col, message: firstLine(error.message) };
-    });
-    throw new DocumentError(issues, source);
-  }
-  return checkConfig(doc.toJS(), source, (path, atKey) => {
-    const node = atKey ? keyAt(doc, path) : nodeAt(doc, path);
-    if (node?.range == null) return undefined;
-    const pos = lines.linePos(node.range[0]);
-    return { line: pos.line, column: pos.col };
-  });
+  const { value, locate } = readConfigText(text, source);
+  return checkConfig(value, source, locate);
 }
 
 /** Checks a configuration object (already parsed); `locate` maps a path to a line and column. */
@@ -287,15 +538,31 @@ export function checkConfig(
     atKey: boolean,
   ) => { line: number; column: number } | undefined = () => undefined,
 ): SimConfig {
-  const result = configSchema.safeParse(value ?? {});
+  const result = configSchema.safeParse(value ?? {}, { error: fallbackMessage });
   if (!result.success) {
-    const issues = flatten(result.error.issues, []).map((issue): DocumentIssue => {
+    const seen = new Set<string>();
+    const issues: DocumentIssue[] = [];
+    for (const issue of flatten(result.error.issues, [])) {
+      // One message a field: the first, which says the most (a type, before the bounds of a number).
+      const key = `${issue.atKey === true}:${formatPath(issue.path)}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       const where = locate(issue.path, issue.atKey === true);
-      return { path: formatPath(issue.path), message: issue.message, ...where };
-    });
-    throw new DocumentError(issues, source);
+      issues.push({ path: formatPath(issue.path), message: issue.message, ...where });
+    }
+    throw new DocumentError(capIssues(issues), source);
   }
   return { ...result.data, name: result.data.name ?? defaultName(source) };
+}
+
+/**
+ * The message of an issue no field's own message covers (every field has one; this is the net under
+ * them), so that no library sentence reaches a user.
+ */
+function fallbackMessage(issue: { readonly code?: string; readonly input?: unknown }): string {
+  if (issue.code === 'unrecognized_keys') return 'unknown field';
+  if (issue.input === undefined) return 'missing';
+  return `not a value this field takes: ${found(issue.input)}`;
 }
 
 interface PlainIssue {
@@ -332,28 +599,4 @@ function flatten(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyK
 function defaultName(source: string): string {
   const base = source.split(/[\\/]/).pop() ?? source;
   return base.replace(/\.(ya?ml|json)$/i, '');
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-}
-
-/** The key node of the last step of `path` (for an unknown field), else the node of its value. */
-function keyAt(doc: ReturnType<typeof parseDocument>, path: readonly PropertyKey[]): Node | undefined {
-  const parent = path.length <= 1 ? doc.contents : doc.getIn(path.slice(0, -1) as unknown[], true);
-  if (isMap(parent)) {
-    const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === path[path.length - 1]);
-    if (pair !== undefined && isScalar(pair.key)) return pair.key;
-  }
-  return nodeAt(doc, path);
-}
-
-/** The deepest node of `path` that exists in the document (a missing key points at its mapping). */
-function nodeAt(doc: ReturnType<typeof parseDocument>, path: readonly PropertyKey[]): Node | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n) as unknown[], true);
-    if (node !== undefined && node !== null && typeof node === 'object' && 'range' in node)
-      return node as Node;
-  }
-  return undefined;
 }

@@ -29,12 +29,21 @@ export {
 export { REPORT_CSV_COLUMNS } from './csv-columns.js';
 /** Assembling the machine a configuration describes. */
 export {
+  type AssembleOptions,
   assemble,
   cachesOf,
   defaultWalkCache,
   type Machine,
   tlbConfigOf,
 } from './machine.js';
+/** What a machine needs to be simulated, and the refusal of one that cannot fit. */
+export {
+  checkMemory,
+  defaultMemoryLimit,
+  estimateMemory,
+  type MemoryEstimate,
+  type MemoryPart,
+} from './machine-memory.js';
 /** Several runs on worker threads. */
 export { type PoolOptions, runMany } from './pool.js';
 /** Built-in presets (files in the package's presets/ folder) and reading a configuration by file or preset name. */

@@ -15,6 +15,7 @@ import { SvmExtension } from '@hvsim/vendor-amd';
 import { VmxExtension } from '@hvsim/vendor-intel';
 import { tlbLevelCosts } from './collect.js';
 import { BACKING_BYTES, type SimConfig } from './config.js';
+import { checkMemory } from './machine-memory.js';
 
 /**
  * The walk cache a configuration's `walkCache: default` stands for. No vendor publishes the sizes of
@@ -110,11 +111,19 @@ export interface Machine {
   readonly walkCaches: readonly (PagingStructureCache | null)[];
 }
 
+/** How a machine is built. */
+export interface AssembleOptions {
+  /** The most memory the machine may need, in bytes (default: half of this computer's; see `checkMemory`). */
+  readonly memoryLimit?: number;
+}
+
 /**
- * Builds the machine a configuration describes. Throws, before anything runs, when the TLB-hit costs
- * give one level two costs (`tlbLevelCosts`).
+ * Builds the machine a configuration describes, once `checkMemory` has found that it fits (an
+ * `InputError` with the estimate and the limit when it does not). Throws, before anything runs,
+ * when the TLB-hit costs give one level two costs (`tlbLevelCosts`).
  */
-export function assemble(config: SimConfig): Machine {
+export function assemble(config: SimConfig, options: AssembleOptions = {}): Machine {
+  checkMemory(config, options.memoryLimit);
   const machine = build(config);
   for (const tlb of machine.tlbs) if (tlb instanceof TlbHierarchy) tlbLevelCosts(tlb, machine.costs);
   return machine;

@@ -3,6 +3,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { RunReport } from '@hvsim/report';
 import { Tinypool } from 'tinypool';
 import type { SimConfig } from './config.js';
+import { checkMemory } from './machine-memory.js';
 import { runConfig, type WorkloadSpec } from './run.js';
 import type { RunTask } from './worker.js';
 
@@ -40,6 +41,8 @@ export async function runMany(
   options: PoolOptions = {},
 ): Promise<RunReport[]> {
   const seed = options.seed ?? 1;
+  // Every machine is checked before any run starts, so a refusal is an InputError here, not a worker's failure.
+  for (const config of configs) checkMemory(config);
   const threads = Math.min(options.workers ?? availableParallelism(), configs.length);
   const done = new Array<number>(configs.length).fill(0);
   const report = options.onProgress;

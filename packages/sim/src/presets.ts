@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { describeFileError } from '@hvsim/errors';
+import { DocumentError, describeFileError } from '@hvsim/errors';
 import { parseConfig, type SimConfig } from './config.js';
+import { MAX_DOCUMENT_CHARS } from './config-text.js';
 
 /** The folder of the built-in presets: one YAML file each, for a user to copy and edit. */
 export const presetDir: string = fileURLToPath(new URL('../presets/', import.meta.url));
@@ -47,13 +48,49 @@ export function loadPreset(name: string): SimConfig {
  */
 export async function loadConfig(fileOrPreset: string): Promise<SimConfig> {
   if (!/[\\/]|\.(ya?ml|json)$/i.test(fileOrPreset)) return loadPreset(fileOrPreset);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(fileOrPreset, 'utf8');
+    bytes = await readAtMost(fileOrPreset, MAX_FILE_BYTES + 1);
   } catch (error) {
     throw new Error(`cannot read ${fileOrPreset}: ${describeFileError(error)}`);
   }
-  return parseConfig(text, fileOrPreset);
+  if (bytes.length > MAX_FILE_BYTES) {
+    throw new DocumentError(
+      [
+        {
+          path: '',
+          line: 1,
+          column: 1,
+          message: `more than ${MAX_FILE_BYTES} bytes, more than a configuration may have (${MAX_DOCUMENT_CHARS} characters); is this the right file?`,
+        },
+      ],
+      fileOrPreset,
+    );
+  }
+  return parseConfig(bytes.toString('utf8'), fileOrPreset);
+}
+
+/** Bytes of the longest configuration: 4 bytes for each of its characters in UTF-8, at most. */
+const MAX_FILE_BYTES = 4 * MAX_DOCUMENT_CHARS;
+
+/**
+ * The first `limit` bytes of a file (all of it when shorter): a configuration is read no further
+ * than its bound, so a huge file, a device or a pipe that never ends costs no more than that.
+ */
+async function readAtMost(path: string, limit: number): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(limit);
+    let filled = 0;
+    while (filled < limit) {
+      const { bytesRead } = await file.read(buffer, filled, limit - filled, null);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    await file.close();
+  }
 }
 
 /**

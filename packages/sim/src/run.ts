@@ -41,6 +41,8 @@ export interface RunOptions {
    * compressed bytes are all read long before its records are.
    */
   readonly onProgress?: (done: number) => void;
+  /** The most memory the machine may need, in bytes (default: half of this computer's; see `checkMemory`). */
+  readonly memoryLimit?: number;
 }
 
 const PAGING_MODES = {
@@ -71,7 +73,10 @@ export async function runConfig(
   options: RunOptions = {},
 ): Promise<RunReport> {
   const seed = options.seed ?? 1;
-  const machine = assemble(config);
+  const machine = assemble(
+    config,
+    options.memoryLimit === undefined ? {} : { memoryLimit: options.memoryLimit },
+  );
   const workload = spec.kind === 'workload' ? builtin(spec.name) : null;
   const systems = machine.guests.map(
     (cpus) =>
