@@ -4,7 +4,6 @@
  * its magic bytes. Never holds more than a chunk or two.
  */
 import { createReadStream, promises as fsp, fstatSync } from 'node:fs';
-import { pipeline, Readable } from 'node:stream';
 import { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip } from 'node:zlib';
 import { describeFileError, TraceError } from '@hvsim/errors';
@@ -179,7 +178,7 @@ export async function* contentChunks(
   const raw = new Peekable(rawChunks(source, info, chunkBytes));
   const compression = detectCompression(await raw.peek(6));
   const content = new Peekable(
-    compression === null ? raw[Symbol.asyncIterator]() : decompressed(raw, compression, info, chunkBytes),
+    compression === null ? raw[Symbol.asyncIterator]() : decompressed(raw, compression, info),
   );
   const head = await content.peek(HVSIM_HEADER_BYTES);
   if (head.length >= 10 && hasHvsimMagic(head) && hvsimVersion(head) === 2) {
@@ -191,33 +190,104 @@ export async function* contentChunks(
   }
 }
 
+/**
+ * Compressed bytes handed to a decompressor at a time, and its output chunk size: fixed, never the
+ * source's chunking or `chunkBytes`, so the decompressor does the same steps, and fails at the same
+ * decompressed offset, however the bytes arrive.
+ */
+const DECOMPRESS_BLOCK = 64 * 1024;
+
+/** `chunks` re-cut into pieces of exactly `size` bytes (the last one shorter). */
+async function* fixedBlocks(chunks: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let held = 0;
+  for await (const chunk of chunks) {
+    let at = 0;
+    while (at < chunk.length) {
+      const take = Math.min(size - held, chunk.length - at);
+      // A whole block inside one chunk is a view, not a copy.
+      if (held === 0 && take === size) yield chunk.subarray(at, at + take);
+      else {
+        parts.push(chunk.subarray(at, at + take));
+        held += take;
+        if (held === size) {
+          yield Buffer.concat(parts);
+          parts = [];
+          held = 0;
+        }
+      }
+      at += take;
+    }
+  }
+  if (held > 0) yield Buffer.concat(parts);
+}
+
+/**
+ * Gunzips `blocks` one at a time, waiting for each to be processed before the next: the output of
+ * each block (in chunks of DECOMPRESS_BLOCK) is whatever zlib makes of the same block sequence, so
+ * the output and an error's place do not depend on timing.
+ */
+async function* gunzipBlocks(blocks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const gunzip = createGunzip({ chunkSize: DECOMPRESS_BLOCK });
+  const out: Uint8Array[] = [];
+  let failure: unknown = null;
+  gunzip.on('data', (chunk: Uint8Array) => out.push(chunk));
+  gunzip.on('error', (error) => {
+    failure ??= error;
+  });
+  const step = (act: (done: () => void) => void): Promise<void> =>
+    new Promise((resolve) => {
+      let settled = false;
+      const done = (): void => {
+        if (settled) return;
+        settled = true;
+        gunzip.off('error', done);
+        resolve();
+      };
+      gunzip.once('error', done);
+      act(done);
+    });
+  try {
+    for await (const block of blocks) {
+      await step((done) => gunzip.write(block, () => done()));
+      while (out.length > 0) yield out.shift()!;
+      if (failure !== null) throw failure;
+    }
+    await step((done) => {
+      gunzip.once('end', done);
+      gunzip.end();
+    });
+    while (out.length > 0) yield out.shift()!;
+    if (failure !== null) throw failure;
+  } finally {
+    gunzip.destroy();
+  }
+}
+
 /** The decompressed chunks of `raw`; errors become TraceErrors naming the source and the decompressed offset. */
 async function* decompressed(
   raw: Peekable,
   compression: 'gzip' | 'xz',
   info: SourceInfo,
-  chunkBytes: number,
 ): AsyncGenerator<Uint8Array> {
   let out = 0;
+  const blocks = fixedBlocks(raw, DECOMPRESS_BLOCK);
   try {
     if (compression === 'gzip') {
-      const gunzip = createGunzip({ chunkSize: Math.max(chunkBytes, 1024) });
-      pipeline(Readable.from(raw, { objectMode: false, highWaterMark: chunkBytes }), gunzip, () => {});
-      for await (const chunk of gunzip as AsyncIterable<Uint8Array>) {
+      for await (const chunk of gunzipBlocks(blocks)) {
         out += chunk.length;
         yield chunk;
       }
     } else {
       const XzReadableStream = await loadXz();
-      const compressed = raw[Symbol.asyncIterator]();
       const web = new WebReadableStream<Uint8Array>({
         async pull(controller) {
-          const r = await compressed.next();
+          const r = await blocks.next();
           if (r.done) controller.close();
           else controller.enqueue(r.value);
         },
         async cancel() {
-          await compressed.return?.(undefined);
+          await blocks.return(undefined);
         },
       });
       for await (const chunk of new XzReadableStream(web)) {
@@ -231,5 +301,7 @@ async function* decompressed(
     const code = /error code (\d+)/.exec(problem);
     if (compression === 'xz' && code) problem = XZ_ERRORS[code[1]] ?? problem;
     throw new TraceError({ file: info.name, offset: out }, `${compression}: ${problem}`, { cause: error });
+  } finally {
+    await blocks.return(undefined);
   }
 }
