@@ -231,32 +231,41 @@ async function* gunzipBlocks(blocks: AsyncIterable<Uint8Array>): AsyncGenerator<
   const gunzip = createGunzip({ chunkSize: DECOMPRESS_BLOCK });
   const out: Uint8Array[] = [];
   let failure: unknown = null;
+  // zlib may stop on its own (trailing bytes that are not a gzip member): then no callback comes.
+  let ended = false;
+  let wake: (() => void) | null = null;
+  const settle = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
   gunzip.on('data', (chunk: Uint8Array) => out.push(chunk));
   gunzip.on('error', (error) => {
     failure ??= error;
+    settle();
   });
-  const step = (act: (done: () => void) => void): Promise<void> =>
+  gunzip.on('end', () => {
+    ended = true;
+    settle();
+  });
+  gunzip.on('close', () => {
+    ended = true;
+    settle();
+  });
+  const step = (act: () => void): Promise<void> =>
     new Promise((resolve) => {
-      let settled = false;
-      const done = (): void => {
-        if (settled) return;
-        settled = true;
-        gunzip.off('error', done);
-        resolve();
-      };
-      gunzip.once('error', done);
-      act(done);
+      wake = resolve;
+      if (ended || failure !== null) settle();
+      else act();
     });
   try {
     for await (const block of blocks) {
-      await step((done) => gunzip.write(block, () => done()));
+      await step(() => gunzip.write(block, settle));
       while (out.length > 0) yield out.shift()!;
       if (failure !== null) throw failure;
+      if (ended) return;
     }
-    await step((done) => {
-      gunzip.once('end', done);
-      gunzip.end();
-    });
+    await step(() => gunzip.end());
     while (out.length > 0) yield out.shift()!;
     if (failure !== null) throw failure;
   } finally {

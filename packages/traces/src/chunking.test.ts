@@ -31,8 +31,6 @@ function xz(bytes: Uint8Array, args: string[] = []): Uint8Array {
   return new Uint8Array(execFileSync('xz', ['-c', ...args], { input: bytes }));
 }
 
-const HEX = '0123456789abcdef';
-
 /** Lackey text as valgrind writes it, from (kind, address, size) triples. */
 function lackeyText(records: PlainRecord[], banner: boolean): Uint8Array {
   const lines: string[] = banner
@@ -105,15 +103,17 @@ const content: fc.Arbitrary<{ bytes: Uint8Array; format: TraceFormat | undefined
   fc
     .tuple(fc.array(record, { minLength: 1, maxLength: 80 }), fc.boolean())
     .map(([rs, banner]) => ({ bytes: lackeyText(rs, banner), format: undefined })),
+  // Over the 8 KiB detection looks at, so its head spans chunks.
+  fc
+    .tuple(fc.array(record, { minLength: 1, maxLength: 20 }), fc.boolean(), fc.integer({ min: 20, max: 60 }))
+    .map(([rs, banner, repeat]) => ({ bytes: lackeyText(rs, banner, repeat), format: undefined })),
   fc
     .array(champInstr, { minLength: 1, maxLength: 40 })
     .map((is) => ({ bytes: champSimBytes(is.map((i) => ({ ...i, taken: 0 }))), format: undefined })),
-  fc
-    .array(cloudInstr, { minLength: 1, maxLength: 30 })
-    .map((is) => ({
-      bytes: cloudSuiteBytes(is as CloudSuiteInstr[]),
-      format: 'champsim-cloudsuite' as const,
-    })),
+  fc.array(cloudInstr, { minLength: 1, maxLength: 30 }).map((is) => ({
+    bytes: cloudSuiteBytes(is as CloudSuiteInstr[]),
+    format: 'champsim-cloudsuite' as const,
+  })),
   fc
     .tuple(fc.array(record, { minLength: 0, maxLength: 120 }), fc.integer({ min: 64, max: 512 }))
     .map(([rs, block]) => ({ bytes: hvsimV2(rs, block), format: undefined })),
@@ -122,7 +122,10 @@ const content: fc.Arbitrary<{ bytes: Uint8Array; format: TraceFormat | undefined
     .map((rs) => ({ bytes: hvsimV1(hvsimV2(rs, 1 << 16)), format: undefined })),
 );
 
-type Mutation = { kind: 'none' } | { kind: 'cut' | 'flip' | 'insert'; at: number; bit: number; byte: number };
+type Mutation =
+  | { kind: 'none' }
+  | { kind: 'cut' | 'flip' | 'insert'; at: number; bit: number; byte: number }
+  | { kind: 'run'; at: number; byte: number; length: number };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.constant({ kind: 'none' as const }),
@@ -131,6 +134,13 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
     at: fc.nat(),
     bit: fc.integer({ min: 0, max: 7 }),
     byte: fc.integer({ min: 0, max: 255 }),
+  }),
+  // A long run of one byte: a line longer than lackey's bound, a head of garbage.
+  fc.record({
+    kind: fc.constant('run' as const),
+    at: fc.nat(),
+    byte: fc.constantFrom(0x20, 0x41, 0x31, 0x00, 0xff, 0x0a),
+    length: fc.integer({ min: 100, max: 10_000 }),
   }),
 );
 
@@ -143,10 +153,11 @@ function mutate(bytes: Uint8Array, m: Mutation): Uint8Array {
     out[at] ^= 1 << m.bit;
     return out;
   }
-  const out = new Uint8Array(bytes.length + 1);
+  const length = m.kind === 'run' ? m.length : 1;
+  const out = new Uint8Array(bytes.length + length);
   out.set(bytes.subarray(0, at));
-  out[at] = m.byte;
-  out.set(bytes.subarray(at), at + 1);
+  out.fill(m.byte, at, at + length);
+  out.set(bytes.subarray(at), at + length);
   return out;
 }
 

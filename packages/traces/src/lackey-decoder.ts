@@ -37,8 +37,14 @@ DATA_KIND[0x4c] = TraceKind.Load; // L
 DATA_KIND[0x53] = TraceKind.Store; // S
 DATA_KIND[0x4d] = TraceKind.Modify; // M
 
-/** Longest line accepted; a longer one is garbage (lackey's lines are under 40 bytes). */
+/**
+ * Longest line accepted, in bytes before its newline; a longer one is garbage (lackey's lines are
+ * under 40 bytes) and an error whatever it holds, so the answer is the same whether the reader has
+ * seen the line's end or only its first LACKEY_MAX_LINE + 1 bytes.
+ */
 export const LACKEY_MAX_LINE = 4096;
+
+const TOO_LONG = `line too long (over ${LACKEY_MAX_LINE} bytes)`;
 
 /**
  * Whether a line is valgrind's own: `==PID==` (its commentary), `--PID--` (its warnings) or
@@ -71,7 +77,7 @@ export class LackeyDecoder implements RecordDecoder {
   decode(bytes: Uint8Array, pos: number, batch: RecordBatch, limit: number): number {
     const last = bytes.lastIndexOf(NL);
     if (last < pos) {
-      if (bytes.length - pos > LACKEY_MAX_LINE) this.fail(bytes, pos, 'line too long (no newline)');
+      if (bytes.length - pos > LACKEY_MAX_LINE) this.fail(bytes, pos, TOO_LONG);
       return pos;
     }
     const kinds = batch.kind;
@@ -114,7 +120,14 @@ export class LackeyDecoder implements RecordDecoder {
             size = size * 10 + c;
             c = bytes[++p] - 0x30;
           }
-          if (c === NL - 0x30 && p > sizeStart && p - sizeStart <= 5 && size > 0 && size <= MAX_RECORD_SIZE) {
+          if (
+            c === NL - 0x30 &&
+            p > sizeStart &&
+            p - sizeStart <= 5 &&
+            size > 0 &&
+            size <= MAX_RECORD_SIZE &&
+            p - start <= LACKEY_MAX_LINE
+          ) {
             kinds[n] = kind;
             los[n] = lo;
             his[n] = hi;
@@ -138,7 +151,7 @@ export class LackeyDecoder implements RecordDecoder {
     }
     this.line = line;
     batch.length = n;
-    if (p > last && bytes.length - p > LACKEY_MAX_LINE) this.fail(bytes, p, 'line too long (no newline)');
+    if (p > last && bytes.length - p > LACKEY_MAX_LINE) this.fail(bytes, p, TOO_LONG);
     return p;
   }
 
@@ -149,6 +162,7 @@ export class LackeyDecoder implements RecordDecoder {
    */
   private slowLine(bytes: Uint8Array, start: number, batch: RecordBatch, n: number, limit: number): number {
     let end = bytes.indexOf(NL, start);
+    if (end - start > LACKEY_MAX_LINE) this.fail(bytes, start, TOO_LONG);
     if (end > start && bytes[end - 1] === CR) end--;
     let p = start;
     if (isValgrindLine(bytes, p, end)) return n;
