@@ -32,13 +32,15 @@ function xz(bytes: Uint8Array, args: string[] = []): Uint8Array {
 }
 
 /** Lackey text as valgrind writes it, from (kind, address, size) triples. */
-function lackeyText(records: PlainRecord[], banner: boolean): Uint8Array {
+function lackeyText(records: PlainRecord[], banner: boolean, repeat = 1): Uint8Array {
   const lines: string[] = banner
     ? ['==4242== Lackey, an example Valgrind tool', '==4242== Command: ./sort']
     : [];
-  for (const r of records) {
-    const address = r.address.toString(16).padStart(8, '0');
-    lines.push(r.kind === 3 ? `I  ${address},${r.size}` : ` ${'LSM'[r.kind]} ${address},${r.size}`);
+  for (let k = 0; k < repeat; k++) {
+    for (const r of records) {
+      const address = r.address.toString(16).padStart(8, '0');
+      lines.push(r.kind === 3 ? `I  ${address},${r.size}` : ` ${'LSM'[r.kind]} ${address},${r.size}`);
+    }
   }
   if (banner) lines.push('==4242== ', '==4242== Counted 1 call to main()');
   return new Uint8Array(Buffer.from(`${lines.join('\n')}\n`, 'latin1'));
@@ -234,4 +236,54 @@ describe('chunking never changes an answer', () => {
       );
     },
   );
+});
+
+describe('detection accepts every lackey file the reader reads', () => {
+  const lines = [
+    '==12345== Lackey, an example Valgrind tool',
+    "==12345== Copyright (C) 2002-2024, and GNU GPL'd, by Nicholas Nethercote et al.",
+    '==12345== Command: ./a.out',
+    '==12345== ',
+    'I  04001100,3',
+    ' S 1ffefffd88,8',
+    ' L 04223e70,8',
+    ' M 0422d0a0,4',
+    'I  FFFFFFFFFF600000,5',
+    ' L 7ff0001f0,512',
+    '--12345-- WARNING: unhandled syscall',
+    '**12345** internal error',
+    '',
+    '==12345== Counted 1 call to main()',
+  ];
+  const expected = [
+    '3:4001100:3',
+    '1:1ffefffd88:8',
+    '0:4223e70:8',
+    '2:422d0a0:4',
+    '3:ffffffffff600000:5',
+    // 512 bytes: four pieces of 128 (SPLIT_PIECE) touching the same bytes.
+    '0:7ff0001f0:128',
+    '0:7ff000270:128',
+    '0:7ff0002f0:128',
+    '0:7ff000370:128',
+  ];
+
+  it.each([
+    ['as lackey writes it', `${lines.join('\n')}\n`],
+    ['with CRLF line ends', `${lines.join('\r\n')}\r\n`],
+    ['without the last newline', lines.slice(0, 9).join('\n')],
+    ['one line without a newline', 'I  04001100,3'],
+    ['with tabs and extra spaces', 'I\t04001100,3\n  S   1ffefffd88,8  \n\tL 04223e70,8\n M 0422d0a0,4\n'],
+  ])('%s', async (_, text) => {
+    const bytes = new Uint8Array(Buffer.from(text, 'latin1'));
+    const got = await outcome(bytes, undefined);
+    expect(got.startsWith('ok ')).toBe(true);
+    for (const source of [chunked(bytes, [1]), chunked(bytes, [7])])
+      expect(await outcome(source, undefined)).toBe(got);
+  });
+
+  it('reads the file as lackey writes it to the expected records', async () => {
+    const bytes = new Uint8Array(Buffer.from(`${lines.join('\n')}\n`, 'latin1'));
+    expect(await outcome(bytes, undefined)).toBe(`ok ${expected.length}: ${expected.join(' ')}`);
+  });
 });

@@ -1,7 +1,10 @@
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
+import { TraceError } from '@hvsim/errors';
 import { looksLikeChampSim } from './champsim-decoder.js';
 import { looksLikeCloudSuite } from './cloudsuite-decoder.js';
 import { HVSIM_MAGIC, hasHvsimMagic } from './hvsim-blocks.js';
+import { LackeyDecoder } from './lackey-decoder.js';
+import { RecordBatch } from './trace-batch.js';
 import type { TraceFormat } from './trace-kind.js';
 
 /** A compression wrapped around a trace, told by its magic bytes. */
@@ -59,33 +62,52 @@ export function detectTraceFormat(head: Uint8Array): TraceFormat | null {
  */
 export function formatsFitting(head: Uint8Array, complete: boolean): TraceFormat[] {
   if (head.length >= HVSIM_MAGIC.length && hasHvsimMagic(head)) return ['hvsim'];
-  if (looksLikeLackey(head)) return ['lackey'];
+  if (looksLikeLackey(head, complete)) return ['lackey'];
   const fits: TraceFormat[] = [];
   if (looksLikeChampSim(head)) fits.push('champsim');
   if (looksLikeCloudSuite(head, complete)) fits.push('champsim-cloudsuite');
   return fits;
 }
 
-const LACKEY_LINE =
-  /^(?:==\d+==.*|--\d+--.*|\*\*\d+\*\*.*|[ \t]*|I {1,2}[0-9a-fA-F]{1,16},\d{1,4}|[ \t][LSM] +[0-9a-fA-F]{1,16},\d{1,4})\r?$/;
+/** Room for a detection head's records, decoded in rounds (a lackey line is at most MAX_PIECES records). */
+const SCRATCH_RECORDS = 1024;
 
 /**
- * Whether `head` is lackey text: only text bytes, and every complete line a lackey record, a
- * valgrind line (`==PID==`, `--PID--`, `**PID**`) or blank, with at least one of the first two. The last line counts only when the
- * head ends with its newline.
+ * Whether `head` is lackey text: only text bytes, at least one line that is not blank, and every
+ * line one the lackey decoder reads (a record in any spacing lackey or a hand may write, a valgrind
+ * line `==PID==`, `--PID--`, `**PID**`, or blank): detection accepts exactly what the reader
+ * does. The last line counts only when the head ends with its newline, or is all the content.
  */
-function looksLikeLackey(head: Uint8Array): boolean {
-  for (let i = 0; i < head.length; i++) {
-    const c = head[i];
-    if ((c < 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) || c === 0x7f) return false;
-  }
-  const text = String.fromCharCode(...head.subarray(0, Math.min(head.length, DETECT_BYTES)));
-  const lines = text.split('\n');
-  lines.pop(); // the part after the last newline: empty, or a line the head cut
+function looksLikeLackey(head: Uint8Array, complete: boolean): boolean {
+  const text = head.subarray(0, Math.min(head.length, DETECT_BYTES));
   let seen = false;
-  for (const line of lines) {
-    if (!LACKEY_LINE.test(line)) return false;
-    if (line.trim() !== '') seen = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if ((c < 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) || c === 0x7f) return false;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) seen = true;
   }
-  return seen;
+  if (!seen) return false;
+  const decoder = new LackeyDecoder('<head>');
+  const batch = new RecordBatch(SCRATCH_RECORDS);
+  const lines = text.lastIndexOf(0x0a) + 1;
+  try {
+    const body = text.subarray(0, lines);
+    for (let pos = 0; pos < body.length; ) {
+      batch.length = 0;
+      pos = decoder.decode(body, pos, batch, SCRATCH_RECORDS);
+    }
+    if (complete && lines < text.length) {
+      const last = decoder.end(text.subarray(lines));
+      if (last !== null) {
+        batch.length = 0;
+        decoder.decode(last, 0, batch, SCRATCH_RECORDS);
+      }
+    } else if (lines === 0) {
+      return false; // not one whole line to judge by
+    }
+  } catch (error) {
+    if (error instanceof TraceError) return false;
+    throw error;
+  }
+  return true;
 }

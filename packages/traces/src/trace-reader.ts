@@ -182,7 +182,11 @@ class StreamTraceReader implements TraceReader, AsyncIterator<TraceBatch> {
     if (format === undefined) {
       const head = await this.readHead();
       if (head.length === 0) throw new TraceError({ file: this.info.name }, 'the trace is empty');
-      const fits = formatsFitting(head, this.headComplete);
+      // Exactly the first DETECT_BYTES, however many the chunks brought: the answer is the same in any chunking.
+      const fits = formatsFitting(
+        head.subarray(0, DETECT_BYTES),
+        this.headComplete && head.length <= DETECT_BYTES,
+      );
       if (fits.includes('champsim-cloudsuite')) {
         // The two ChampSim layouts cannot always be told apart by their bytes: never guess.
         throw new TraceError(
