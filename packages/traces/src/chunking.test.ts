@@ -18,6 +18,9 @@ import {
   type PlainRecord,
 } from './traces.test-helper.js';
 
+/** Runs scale with HVSIM_CHUNK_RUNS (a multiplier, default 1) for a longer search by hand. */
+const SCALE = Math.max(1, Number(process.env.HVSIM_CHUNK_RUNS ?? 1) || 1);
+
 const hasXz = (() => {
   try {
     execFileSync('xz', ['--version'], { stdio: 'ignore' });
@@ -228,7 +231,7 @@ describe('chunking never changes an answer', () => {
       fc.asyncProperty(content, mutation, sizes, async (c, m, cycle) => {
         await sameInAnyChunking(mutate(c.bytes, m), c.format, cycle);
       }),
-      { numRuns: 300 },
+      { numRuns: 300 * SCALE },
     );
   });
 
@@ -238,7 +241,7 @@ describe('chunking never changes an answer', () => {
         const bytes = broken ? mutate(gzipSync(c.bytes), m) : gzipSync(mutate(c.bytes, m));
         await sameInAnyChunking(bytes, c.format, cycle);
       }),
-      { numRuns: 150 },
+      { numRuns: 150 * SCALE },
     );
   });
 
@@ -253,7 +256,7 @@ describe('chunking never changes an answer', () => {
         fc.asyncProperty(fc.constantFrom(...bases), mutation, sizes, async (c, m, cycle) => {
           await sameInAnyChunking(mutate(c.bytes, m), c.format, cycle);
         }),
-        { numRuns: 150 },
+        { numRuns: 150 * SCALE },
       );
     },
   );
