@@ -13,7 +13,7 @@
  */
 export { ScheduledCpu } from '@hvsim/hypervisor';
 /** A run's figures from the machine's counters. */
-export { collectRun, tlbLevelCosts, withOverheads } from './collect.js';
+export { collectRun, withOverheads } from './collect.js';
 /** Comparisons and sweeps. */
 export { compare, parseSweepAxis, type SweepAxis, sweep, sweepGrid } from './compare.js';
 /** Configurations: the schema, reading JSON or YAML with errors that name the line and JSON path. */
@@ -65,3 +65,4 @@ export {
   runConfig,
   type WorkloadSpec,
 } from './run.js';
+export { tlbLevelCosts } from './tlb-level-costs.js';

@@ -2,7 +2,7 @@ import { totalmem } from 'node:os';
 import { InputError } from '@hvsim/errors';
 import { bytesText } from './bytes-text.js';
 import { BACKING_BYTES, type SimConfig } from './config.js';
-import { cachesOf } from './machine.js';
+import { cachesOf } from './machine-caches.js';
 
 /*
  * What a machine costs the computer that simulates it, worked out from how the packages allocate:
