@@ -65,6 +65,18 @@ function kindOf(mode: number, level: number, pdptesOnDemand: boolean): number {
 }
 
 /**
+ * Whether the linear address whose bits 63:32 are `hi` is non-canonical: in IA-32e mode bits 63:47
+ * (63:56 with LA57) must be equal, else the access raises #GP(0) whatever the TLB holds (SDM vol. 1
+ * §3.3.7.1, vol. 3A §4.5). TLB entries are keyed by bits 56:12 only, so no TLB may serve such an
+ * address: the walk, which checks, must decide.
+ */
+function nonCanonical(hi: number, state: CpuState): boolean {
+  if (!state.lma) return false;
+  const top = hi >> (state.mode === PagingMode.Level5 ? 24 : 15);
+  return top !== 0 && top !== -1;
+}
+
+/**
  * The caching front of an MMU strategy: TLB lookups before a walk, walk-cache lookups to start the
  * walk below the root, and the fills after a successful walk. Shared by every strategy so that the
  * rules live in one place:
@@ -156,14 +168,10 @@ export class TranslationCaches {
   ): boolean {
     const head = access === AccessKind.Execute ? this.fetchHead : this.dataHead;
     if (head === null) return false;
-    let vpn = lo >>> 12;
-    if (state.lma) {
-      // Canonical addresses only, as in `lookup` (SDM vol. 1 §3.3.7.1); a protection key that could
-      // deny goes to `lookup` too.
-      const top = hi >> (state.mode === PagingMode.Level5 ? 24 : 15);
-      if ((top !== 0 && top !== -1) || (state.pke && state.pkru !== 0)) return false;
-      vpn += (hi & 0x1ff_ffff) * 1048576;
-    } else if (state.mode === PagingMode.None && !this.twoStage) return false;
+    if (state.mode === PagingMode.None && !this.twoStage) return false;
+    // A protection key that could deny goes to `lookup`, which checks it.
+    if (nonCanonical(hi, state) || (state.pke && state.pkru !== 0)) return false;
+    const vpn = linearPageNumber(lo, hi, state);
     // The common case inline: a supervisor read without SMAP needs nothing (see `need`).
     const need =
       access === AccessKind.Read && privilege === Privilege.Supervisor && !state.smap
@@ -184,27 +192,22 @@ export class TranslationCaches {
   }
 
   /**
-   * Looks the access up in the TLB: the host-physical address on a hit, -1 otherwise (a miss, or an
-   * entry whose permissions or protection key do not allow the access: the walk decides).
-   */
-  /**
    * Whether the last `lookup` found an entry for its address (a hit, or one whose permissions or
    * protection key sent the access to the walk): only then can a page fault on that address have a
    * TLB entry to invalidate.
    */
   private foundEntry = false;
 
+  /**
+   * Looks the access up in the TLB: the host-physical address on a hit, -1 otherwise (a miss, or an
+   * entry whose permissions or protection key do not allow the access: the walk decides).
+   */
+
   lookup(lo: number, hi: number, access: AccessKind, privilege: Privilege, state: CpuState): number {
     const tlb = this.tlb;
     this.foundEntry = false;
     if (tlb === null || (state.mode === PagingMode.None && !this.twoStage)) return -1;
-    // A TLB never serves a non-canonical address: bits 63:47 (63:56 with LA57) must be equal, else
-    // the access raises #GP(0) whatever the TLB holds (SDM vol. 1 §3.3.7.1, vol. 3A §4.5). The
-    // entries are keyed by bits 56:12 only, so the walk, which checks, must decide.
-    if (state.lma) {
-      const top = state.mode === PagingMode.Level5 ? hi >> 24 : hi >> 15;
-      if (top !== 0 && top !== -1) return -1;
-    }
+    if (nonCanonical(hi, state)) return -1;
     const vpn = linearPageNumber(lo, hi, state);
     const page = tlb.lookup(this.context, vpn, access, this.need(access, privilege, state));
     if (page === TLB_MISS) return -1;
