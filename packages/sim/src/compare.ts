@@ -1,6 +1,7 @@
+import { DocumentError } from '@hvsim/errors';
 import type { ReportDocument } from '@hvsim/report';
-import { parse as parseYamlScalar } from 'yaml';
 import { checkConfig, type SimConfig } from './config.js';
+import { readConfigText } from './config-text.js';
 import { type PoolOptions, runMany } from './pool.js';
 import { makeReport, type WorkloadSpec } from './run.js';
 
@@ -63,7 +64,8 @@ export async function sweep(
 /**
  * Reads a sweep axis as the command line writes it: `PATH=V1,V2,...`, each value YAML: a scalar
  * (`true`, `4096`, `zen`, `2M`) or a flow mapping or sequence (`{entries: 32, ways: 4}`), split at
- * the commas outside them. A value that is not YAML is an error naming it.
+ * the commas outside them, each read by the configuration reader with its bounds. A value that is
+ * not YAML, or exceeds those bounds, is an error naming it and its position in the list.
  */
 export function parseSweepAxis(text: string): SweepAxis {
   const eq = text.indexOf('=');
@@ -72,13 +74,18 @@ export function parseSweepAxis(text: string): SweepAxis {
   const path = text.slice(0, eq);
   return {
     path,
-    values: splitValues(text.slice(eq + 1), text).map((v) => {
+    values: splitValues(text.slice(eq + 1), text).map((v, i) => {
+      // The configuration reader's bounds (size, line length, depth, items, aliases, tags) hold for
+      // a value given on the command line as for one in a file.
       try {
-        return parseYamlScalar(v) as unknown;
+        return readConfigText(v, '--set').value;
       } catch (error) {
-        throw new Error(
-          `--set ${text}: the value ${v} is not YAML: ${(error as Error).message.split('\n')[0]}`,
-        );
+        const first =
+          error instanceof DocumentError && error.issues.length > 0
+            ? error.issues[0].message
+            : (error as Error).message.split('\n')[0];
+        const shown = v.length > 60 ? `${v.slice(0, 60)}...` : v;
+        throw new Error(`--set ${path}: value ${i + 1} (${shown}) is refused: ${first}`);
       }
     }),
   };

@@ -6,6 +6,7 @@ import { HvsimEncoder, TraceKind } from '@hvsim/traces';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compare, parseSweepAxis, sweep, sweepGrid } from './compare.js';
 import { parseConfig } from './config.js';
+import { MAX_LINE_CHARS } from './config-text.js';
 import { listPresets, loadPreset } from './presets.js';
 import { runConfig, type WorkloadSpec } from './run.js';
 
@@ -254,6 +255,20 @@ describe('sweeps', () => {
       '--set nestedTlb={entries: 32: an unclosed bracket or brace',
     );
     expect(() => parseSweepAxis('tlb=zen,,skylake')).toThrow('--set tlb=zen,,skylake: value 2 is empty');
+  });
+
+  it('read each value with the configuration reader and its bounds (issue 18, item 3)', () => {
+    // A tag outside YAML 1.2's core schema means nothing to a configuration: refused, not read as text.
+    expect(() => parseSweepAxis('description=x,!!js/function f')).toThrow(
+      /^--set description: value 2 \(!!js\/function f\) is refused: .*tag/,
+    );
+    // A line longer than a configuration's longest allowed line is refused before any parsing.
+    const long = 'a'.repeat(MAX_LINE_CHARS + 1);
+    expect(() => parseSweepAxis(`description=${long}`)).toThrow(
+      /^--set description: value 1 \(a{60}\.\.\.\) is refused: /,
+    );
+    // Aliases need an anchor in the same value; one without is an error, never the library's ReferenceError.
+    expect(() => parseSweepAxis('nestedTlb=*x')).toThrow(/^--set nestedTlb: value 1 \(\*x\) is refused: /);
   });
 
   it('merge results from worker threads in grid order, the same as on one thread', async () => {
