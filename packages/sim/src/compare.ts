@@ -80,12 +80,11 @@ export function parseSweepAxis(text: string): SweepAxis {
       try {
         return readConfigText(v, '--set').value;
       } catch (error) {
-        const first =
-          error instanceof DocumentError && error.issues.length > 0
-            ? error.issues[0].message
-            : (error as Error).message.split('\n')[0];
+        // readConfigText reports every problem as a DocumentError with at least one issue; anything
+        // else is a bug in hvsim, not in the value, and goes on as it is.
+        if (!(error instanceof DocumentError)) throw error;
         const shown = v.length > 60 ? `${v.slice(0, 60)}...` : v;
-        throw new Error(`--set ${path}: value ${i + 1} (${shown}) is refused: ${first}`);
+        throw new Error(`--set ${path}: value ${i + 1} (${shown}) is refused: ${error.issues[0].message}`);
       }
     }),
   };
